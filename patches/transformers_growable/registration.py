@@ -1,0 +1,16 @@
+"""Make `AutoConfig` / `AutoModel*` resolve a family's model_type to the patched classes."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
+
+
+def register_family(model_type: str, config_cls: type, model_cls: type, causal_lm_cls: type) -> None:
+    """Replace the native registration process-wide (`exist_ok=True` is what allows it).
+
+    After this, `AutoModelForCausalLM.from_pretrained` on any checkpoint whose config says
+    `model_type: <model_type>` (SN29's `Sliced*` architectures included) builds the patched class.
+    """
+    AutoConfig.register(model_type, config_cls, exist_ok=True)
+    AutoModel.register(config_cls, model_cls, exist_ok=True)
+    AutoModelForCausalLM.register(config_cls, causal_lm_cls, exist_ok=True)
