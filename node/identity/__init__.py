@@ -1,0 +1,42 @@
+"""Model identity: the on-chain pointer format and the canonical, hotkey-bound model hash."""
+
+from node.identity.files import MODEL_FILE_PATTERNS, FileNameError, check_file_name, select_model_files
+from node.identity.hashing import (
+    FileDigest,
+    bind_to_hotkey,
+    digests_from_folder,
+    dir_hash,
+    folder_model_hash,
+    model_hash,
+    sha256_file,
+)
+from node.identity.pointer import (
+    MAX_POINTER_BYTES,
+    ModelPointer,
+    PointerError,
+    PointerResult,
+    format_pointer,
+    parse_pointer,
+    read_pointer,
+)
+
+__all__ = [
+    "MAX_POINTER_BYTES",
+    "MODEL_FILE_PATTERNS",
+    "FileDigest",
+    "FileNameError",
+    "ModelPointer",
+    "PointerError",
+    "PointerResult",
+    "bind_to_hotkey",
+    "check_file_name",
+    "digests_from_folder",
+    "dir_hash",
+    "folder_model_hash",
+    "format_pointer",
+    "model_hash",
+    "parse_pointer",
+    "read_pointer",
+    "select_model_files",
+    "sha256_file",
+]
