@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huggingface_hub.dataclasses import strict
 from transformers.models.llama.configuration_llama import LlamaConfig as _UpstreamLlamaConfig
+
 from transformers_growable.config import GrowableConfigMixin
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 from transformers.models.llama import modeling_llama as upstream
+
 from transformers_growable.modeling import GrowableCausalLMMixin, GrowableModelMixin
 from transformers_growable.norm import DivisorRMSNormMixin
 from transformers_growable.slice_loading import SliceLoadingMixin

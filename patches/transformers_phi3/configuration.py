@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from huggingface_hub.dataclasses import strict
 from transformers.models.phi3.configuration_phi3 import Phi3Config as _UpstreamPhi3Config
+
 from transformers_growable.config import GrowableConfigMixin
 
 
