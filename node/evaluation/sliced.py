@@ -1,0 +1,62 @@
+"""Sliced evaluation: a model larger than memory is run one range of layers at a time.
+
+Slice k's weights are loaded alone (straight from the safetensors shards), every batch runs through
+it, the hidden states are parked on the CPU, the slice is freed and slice k+1 is loaded. Batches are
+the same as in the full path, so the per-sample losses are the same numbers.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from node.modeling import read_model_config
+from node.modeling.families import family_for_config
+
+from .loss import make_batches, scatter, summed_ce
+
+
+def even_slices(num_positions: int, num_slices: int) -> list[tuple[int, int]]:
+    """Split executed positions into `num_slices` contiguous ranges of near-equal size."""
+    num_slices = max(1, min(num_slices, num_positions))
+    bounds = [round(i * num_positions / num_slices) for i in range(num_slices + 1)]
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+@torch.no_grad()
+def sliced_sample_losses(
+    checkpoint_dir: str | Path,
+    samples: Sequence[Sequence[int]],
+    num_slices: int,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    max_batch_tokens: int = 8192,
+    chunk_rows: int = 1024,
+) -> list[float]:
+    config = read_model_config(checkpoint_dir)
+    cls = family_for_config(config).causal_lm_class
+    batches = make_batches(samples, max_batch_tokens)
+    parked: list[torch.Tensor | None] = [None] * len(batches)
+    losses = [float("inf")] * len(samples)
+    ranges = even_slices(config.num_hidden_layers, num_slices)
+    for start, stop in ranges:
+        part = cls.from_pretrained_slice(checkpoint_dir, (start, stop), dtype=dtype, device=device)
+        for number, batch in enumerate(batches):
+            inputs = {"attention_mask": batch.mask.to(device), "layer_range": (start, stop)}
+            if start == 0:
+                inputs["input_ids"] = batch.ids.to(device)
+            else:
+                inputs["inputs_embeds"] = parked[number].to(device)
+            hidden = part.model(**inputs).last_hidden_state
+            if stop == config.num_hidden_layers:
+                scatter(losses, batch, summed_ce(part, hidden, batch, chunk_rows))
+                parked[number] = None
+            else:
+                parked[number] = hidden.to("cpu")
+        del part
+        gc.collect()
+    return losses
