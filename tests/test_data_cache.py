@@ -8,8 +8,9 @@ import sqlite3
 from node.data import Sample, SampleCache
 
 
-def _writer(path: str, worker: int, n: int) -> None:
+def _writer(path: str, worker: int, n: int, start) -> None:
     with SampleCache(path) as cache:
+        start.wait(timeout=30)  # both processes write at the same time
         for i in range(n):
             samples = [Sample(f"w{worker}:{i}:{j}", f"text {worker} {i} {j}", "test") for j in range(5)]
             cache.put_page(f"page-{worker}-{i}", "test", samples)
@@ -46,11 +47,12 @@ def test_two_processes_write_concurrently(tmp_path) -> None:
     path = str(tmp_path / "shared.sqlite")
     SampleCache(path).close()
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_writer, args=(path, w, 30)) for w in range(2)]
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_writer, args=(path, w, 200, start)) for w in range(2)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(timeout=60)
     assert [p.exitcode for p in procs] == [0, 0]
     with SampleCache(path) as cache:
-        assert cache.stats() == {"samples": 2 * 30 * 5 + 1, "pages": 60}
+        assert cache.stats() == {"samples": 2 * 200 * 5 + 1, "pages": 400}

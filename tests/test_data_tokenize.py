@@ -30,8 +30,12 @@ def gpt_like(tmp_path):
 @pytest.fixture
 def llama_like(tmp_path):
     """Byte-level BPE with <s>/</s> named in tokenizer_config.json and a BOS-adding post-processor."""
-    path = byte_bpe(tmp_path / "llama", ("<s>", "</s>", "<unk>"), config={"bos_token": "<s>", "eos_token": "</s>"},
-                    bos_template="<s>")
+    path = byte_bpe(
+        tmp_path / "llama",
+        ("<s>", "</s>", "<unk>"),
+        config={"bos_token": "<s>", "eos_token": "</s>"},
+        bos_template="<s>",
+    )
     return load_tokenizer(path)
 
 
@@ -162,3 +166,10 @@ def test_policy_from_competition_entry() -> None:
     for bad in ({"cap_sample_len": "4000"}, {"free_tokenizer": 1}, {"tokenizer": 5}, {"cap_sample_len": -1}):
         with pytest.raises(ValueError):
             TokenizerPolicy.from_competition(bad)
+
+
+def test_batch_hands_the_engine_id_lists(gpt_like) -> None:
+    samples = [Sample("ok", TEXT, "t"), Sample("empty", "", "t")]
+    batch = tokenize_samples(samples, gpt_like, TokenizerPolicy())
+    lists = batch.id_lists()
+    assert lists[0] == batch.samples[0].ids and lists[1] == ()  # () scores inf in node.evaluation

@@ -1,8 +1,8 @@
 """`python -m node.data ...`: look at what a seed picks, without running a validator.
 
-  sample   --seed N | --block-hash HEX  --count K  [--source corpus|fineweb] [--part heldout|train]
-  split    counts of documents and samples per part of the offline corpus
-  tokenize --seed N --count K --tokenizer NAME|PATH [--cap C] [--max-len L] [--bos]
+sample   --seed N | --block-hash HEX  --count K  [--source corpus|fineweb] [--part heldout|train]
+split    counts of documents and samples per part of the offline corpus
+tokenize --seed N --count K --tokenizer NAME|PATH [--cap C] [--max-len L] [--bos]
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             preview = s.text[: args.chars].replace("\n", " ")
             print(f"{s.id}\t{len(s.text)}\t{preview}")
         return 0
-    policy = TokenizerPolicy(tokenizer=args.tokenizer, cap_sample_len=args.cap, max_sequence_len=args.max_len,
-                             add_bos=args.bos)
+    policy = TokenizerPolicy(
+        tokenizer=args.tokenizer, cap_sample_len=args.cap, max_sequence_len=args.max_len, add_bos=args.bos
+    )
     batch = tokenize_samples(samples, policy.load(), policy)
     for t in batch.samples:
         status = f"{len(t.ids)} ids" if t.ids is not None else f"FAIL {t.reason} ({t.detail})"

@@ -92,9 +92,7 @@ class SampleCache:
         """The samples of a fetched page in row order, or None if the page was never fetched."""
         if self._conn.execute("SELECT 1 FROM pages WHERE key = ?", (key,)).fetchone() is None:
             return None
-        rows = self._conn.execute(
-            "SELECT id, text, source FROM samples WHERE page = ? ORDER BY ord", (key,)
-        ).fetchall()
+        rows = self._conn.execute("SELECT id, text, source FROM samples WHERE page = ? ORDER BY ord", (key,)).fetchall()
         return [Sample(id=r[0], text=r[1], source=r[2]) for r in rows]
 
     def put_page(self, key: str, source: str, samples: Sequence[Sample], fetched_at: float | None = None) -> None:
@@ -118,9 +116,7 @@ class SampleCache:
         for start in range(0, len(wanted), 500):
             batch = wanted[start : start + 500]
             marks = ",".join("?" * len(batch))
-            rows = self._conn.execute(
-                f"SELECT id, text, source FROM samples WHERE id IN ({marks})", batch
-            ).fetchall()
+            rows = self._conn.execute(f"SELECT id, text, source FROM samples WHERE id IN ({marks})", batch).fetchall()
             found.update({r[0]: Sample(id=r[0], text=r[1], source=r[2]) for r in rows})
         return found
 

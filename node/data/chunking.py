@@ -52,9 +52,7 @@ def chunk_text(text: str, max_chars: int = CHUNK_MAX_CHARS) -> list[str]:
     return chunks
 
 
-def chunk_document(
-    doc: Document, max_chars: int = CHUNK_MAX_CHARS, min_chars: int = CHUNK_MIN_CHARS
-) -> list[Sample]:
+def chunk_document(doc: Document, max_chars: int = CHUNK_MAX_CHARS, min_chars: int = CHUNK_MIN_CHARS) -> list[Sample]:
     """Samples of one document, ids `<doc id>#<k>`, chunks shorter than `min_chars` dropped."""
     return [
         Sample(id=f"{doc.id}#{k}", text=piece, source=doc.source)

@@ -16,7 +16,9 @@ next page index is used; all validators skip the same pages if the failure is on
 More than `max_page_failures` failed pages in one call raise FetchError.
 
 FineWeb rows are not split train/held-out: the dataset is public and vast; freshness comes from
-the random page choice, as in the reference. Sample id: `<config>:<split>:<row index>`.
+the random page choice, as in the reference. Sample id: `<config>:<split>:<row index>`; the text
+is the row's text with surrounding whitespace stripped (as corpus chunks are), rows left empty
+are dropped.
 """
 
 from __future__ import annotations
@@ -109,7 +111,7 @@ class FineWebSource:
                 return hit
         rows = self.client.rows(ref.config, ref.split, ref.offset, ref.length)
         samples = [
-            Sample(id=f"{ref.config}:{ref.split}:{row.index}", text=row.text, source=self.name)
+            Sample(id=f"{ref.config}:{ref.split}:{row.index}", text=row.text.strip(), source=self.name)
             for row in rows
             if row.text.strip()
         ]

@@ -127,6 +127,10 @@ class TokenizedBatch:
     model_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
+    def id_lists(self) -> list[tuple[int, ...]]:
+        """Ids per sample in order, `()` for failed ones: the loss engine scores those as inf."""
+        return [t.ids if t.ids is not None else () for t in self.samples]
+
 
 def cap_text(text: str, cap: int | None) -> tuple[str, bool]:
     """(text cut at the last space before `cap`, whether it was cut)."""

@@ -41,14 +41,23 @@ def write_corpus(path: Path, docs: list[dict[str, str]]) -> Path:
 TRAIN_TEXT = [doc_text(i, 2) for i in range(8)] + ["Hello world! Ünïcödé, emoji 😀, tabs\tand\nnewlines."]
 
 
-def byte_bpe(folder: Path, specials: tuple[str, ...] = ("<|endoftext|>",), vocab_size: int = 400,
-             config: dict[str, str] | None = None, bos_template: str | None = None) -> Path:
+def byte_bpe(
+    folder: Path,
+    specials: tuple[str, ...] = ("<|endoftext|>",),
+    vocab_size: int = 400,
+    config: dict[str, str] | None = None,
+    bos_template: str | None = None,
+) -> Path:
     """A GPT-2-style byte-level BPE: round-trips any text exactly. Returns tokenizer.json."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(specials),
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(TRAIN_TEXT, trainer)
     if bos_template is not None:  # a post-processor that would inject BOS if allowed to
         tok.post_processor = processors.TemplateProcessing(

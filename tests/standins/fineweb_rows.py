@@ -90,8 +90,12 @@ class FineWebRowsStandin:
         ]
         total = sum(self.configs.values())
         splits.append({"dataset": self.dataset, "config": "default", "split": "train", "num_rows": total})
-        return {"size": {"dataset": {"dataset": self.dataset, "num_rows": total}, "splits": splits},
-                "pending": [], "failed": [], "partial": False}
+        return {
+            "size": {"dataset": {"dataset": self.dataset, "num_rows": total}, "splits": splits},
+            "pending": [],
+            "failed": [],
+            "partial": False,
+        }
 
     def _rows(self, params: dict[str, str]) -> tuple[int, object, dict[str, str]]:
         config, split = params.get("config", ""), params.get("split", "")
@@ -107,13 +111,28 @@ class FineWebRowsStandin:
             return 500, {"error": "internal error for this page"}, {}
         n = self.configs[config]
         rows = [
-            {"row_idx": i, "row": {"text": "" if (config, i) in self.empty_rows else row_text(config, i),
-                                   "id": f"<urn:uuid:{config}-{i}>", "int_score": 2},
-             "truncated_cells": []}
+            {
+                "row_idx": i,
+                "row": {
+                    "text": "" if (config, i) in self.empty_rows else row_text(config, i),
+                    "id": f"<urn:uuid:{config}-{i}>",
+                    "int_score": 2,
+                },
+                "truncated_cells": [],
+            }
             for i in range(offset, min(n, offset + length))
         ]
-        return 200, {"features": [{"feature_idx": 0, "name": "text", "type": {"dtype": "string"}}],
-                     "rows": rows, "num_rows_total": n, "num_rows_per_page": 100, "partial": False}, {}
+        return (
+            200,
+            {
+                "features": [{"feature_idx": 0, "name": "text", "type": {"dtype": "string"}}],
+                "rows": rows,
+                "num_rows_total": n,
+                "num_rows_per_page": 100,
+                "partial": False,
+            },
+            {},
+        )
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         standin = self
