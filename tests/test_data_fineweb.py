@@ -84,8 +84,8 @@ def test_client_errors_are_not_retried(api) -> None:
 
 
 def test_timeout_is_retried(api) -> None:
-    api.delay_next_s = 1.0
-    client = client_for(api, timeout_s=0.2)
+    api.delay_next_s = 3.0
+    client = client_for(api, timeout_s=0.5)
     assert client.splits()
     assert api.requests["size"] == 2
 

@@ -10,6 +10,8 @@ from node.data import (
     CorpusError,
     CorpusSource,
     Document,
+    FineWebSource,
+    SampleSource,
     chunk_document,
     chunk_text,
     heldout_documents,
@@ -87,6 +89,7 @@ def test_corpus_source_is_deterministic_and_respects_the_split(tmp_path) -> None
     assert all(part_of(d) == "heldout" for d in held_docs)
     assert any(s.id.endswith("#2") for s in train.all_samples())  # long docs are chunked
     assert held.get(first[0].id) == first[0]
+    assert isinstance(held, SampleSource) and isinstance(FineWebSource(), SampleSource)
     assert len(held.samples(seed=1, count=10_000)) == len(held)
 
 
