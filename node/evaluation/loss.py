@@ -1,10 +1,12 @@
 """Per-sample score: total cross-entropy in nats over tokens 2..n (the reference's definition).
 
 Miner and validator both call these functions, so a miner can predict its score exactly. Samples are
-grouped by length into batches (right padding + attention mask, so padding never changes a score),
-and the head is applied to chunks of positions so full-vocabulary fp32 logits for a whole batch
-never exist at once. The batching is a pure function of the sample lengths, so the full and the
-sliced path run exactly the same batches.
+grouped by length into batches with right padding. No attention mask is passed: under a causal mask a
+real token only attends to earlier positions, which are never padding, so the result is the same and
+sdpa keeps its fast `is_causal` kernel (an explicit padding mask forces the slower masked path).
+Padded positions compute garbage that is never scored. The head is applied to chunks of positions,
+so full-vocabulary fp32 logits for a whole batch never exist at once. The batching is a pure function
+of the sample lengths, so the full and the sliced path run exactly the same batches.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class Batch:
-    """Sample indices of one batch with their right-padded ids and attention mask."""
+    """Sample indices of one batch, right-padded ids, and `mask` marking real (scored) tokens."""
 
     indices: list[int]
     ids: torch.Tensor
@@ -86,6 +88,6 @@ def sample_losses(
     device = model_device(model)
     losses = [float("inf")] * len(samples)
     for batch in make_batches(samples, max_batch_tokens):
-        hidden = model.model(input_ids=batch.ids.to(device), attention_mask=batch.mask.to(device)).last_hidden_state
+        hidden = model.model(input_ids=batch.ids.to(device)).last_hidden_state
         scatter(losses, batch, summed_ce(model, hidden, batch, chunk_rows))
     return losses

@@ -46,7 +46,7 @@ def sliced_sample_losses(
     for start, stop in ranges:
         part = cls.from_pretrained_slice(checkpoint_dir, (start, stop), dtype=dtype, device=device)
         for number, batch in enumerate(batches):
-            inputs = {"attention_mask": batch.mask.to(device), "layer_range": (start, stop)}
+            inputs = {"layer_range": (start, stop)}
             if start == 0:
                 inputs["input_ids"] = batch.ids.to(device)
             else:

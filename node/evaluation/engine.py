@@ -1,0 +1,96 @@
+"""Evaluate a checkpoint: full when it fits the memory budget, sliced when it does not.
+
+The size is computed from the safetensors headers (parameter count x bytes of the evaluation dtype)
+before anything is allocated. The budget is a fraction of GPU memory on CUDA, of available RAM on
+CPU (the reference used 35% of GPU memory).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+import torch
+from safetensors import safe_open
+
+from node.modeling import load_model_for_eval, read_model_config
+from transformers_growable.checkpoint import tensor_locations
+
+from .loss import sample_losses
+from .sliced import sliced_sample_losses
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    dtype: str = "float32"
+    device: str = "cpu"
+    memory_fraction: float = 0.35
+    memory_budget_bytes: int | None = None  # overrides memory_fraction when set
+    max_batch_tokens: int = 8192
+    chunk_rows: int = 1024
+    attn_implementation: str = "sdpa"
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {self.dtype!r}")
+        return DTYPES[self.dtype]
+
+
+@dataclass
+class EvalReport:
+    losses: list[float]
+    num_slices: int
+    model_bytes: int
+    budget_bytes: int
+    seconds: float
+    notes: list[str] = field(default_factory=list)
+
+
+def parameter_count(checkpoint_dir: str | Path) -> int:
+    """Stored parameters, from the safetensors headers only."""
+    total = 0
+    locations = tensor_locations(checkpoint_dir)
+    for shard in sorted(set(locations.values())):
+        with safe_open(shard, framework="pt") as handle:
+            for name in handle.keys():  # noqa: SIM118
+                total += math.prod(handle.get_slice(name).get_shape())
+    return total
+
+
+def memory_budget(settings: EvalSettings) -> int:
+    if settings.memory_budget_bytes is not None:
+        return settings.memory_budget_bytes
+    if settings.device.startswith("cuda"):
+        _, total = torch.cuda.mem_get_info(torch.device(settings.device))
+    else:
+        total = psutil.virtual_memory().available
+    return int(total * settings.memory_fraction)
+
+
+def evaluate_checkpoint(
+    checkpoint_dir: str | Path, samples: Sequence[Sequence[int]], settings: EvalSettings
+) -> EvalReport:
+    """Per-sample summed CE for every sample (inf for samples of < 2 tokens)."""
+    started = time.perf_counter()
+    config = read_model_config(checkpoint_dir)
+    dtype = settings.torch_dtype
+    model_bytes = parameter_count(checkpoint_dir) * torch.finfo(dtype).bits // 8
+    budget = memory_budget(settings)
+    num_slices = max(1, math.ceil(model_bytes / max(budget, 1)))
+    common = dict(max_batch_tokens=settings.max_batch_tokens, chunk_rows=settings.chunk_rows)
+    if num_slices == 1:
+        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device,
+                                    attn_implementation=settings.attn_implementation)
+        losses = sample_losses(model, samples, **common)
+    else:
+        num_slices = min(num_slices, config.num_hidden_layers)
+        losses = sliced_sample_losses(checkpoint_dir, samples, num_slices, dtype=dtype, device=settings.device,
+                                      **common)
+    return EvalReport(losses, num_slices, model_bytes, budget, time.perf_counter() - started)

@@ -1,0 +1,84 @@
+"""Run an evaluation in its own process, with a wall-time limit.
+
+A model can crash the interpreter (out of memory, a native fault) or hang; the daemon must go on
+either way. The child is started with `spawn` (no inherited state), answers through a pipe, and is
+killed when the limit passes. Every way it can end maps to a specific failure reason; a NaN loss is
+a failure too (the reference let an all-NaN model win every comparison).
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing as mp
+import signal
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .engine import EvalReport, EvalSettings, evaluate_checkpoint
+
+Worker = Callable[[str, Sequence[Sequence[int]], EvalSettings], EvalReport]
+
+
+@dataclass
+class EvalOutcome:
+    report: EvalReport | None
+    failure: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+def _child(conn, worker: Worker, checkpoint_dir: str, samples, settings: EvalSettings) -> None:
+    try:
+        conn.send(("ok", worker(checkpoint_dir, samples, settings)))
+    except BaseException as exc:  # report everything, including MemoryError
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5)))
+    finally:
+        conn.close()
+
+
+def _exit_reason(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"evaluation process killed by signal {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"evaluation process killed by signal {-exitcode}"
+    return f"evaluation process exited with code {exitcode} without a result"
+
+
+def evaluate_isolated(
+    checkpoint_dir: str | Path,
+    samples: Sequence[Sequence[int]],
+    settings: EvalSettings,
+    timeout_s: float,
+    worker: Worker = evaluate_checkpoint,
+) -> EvalOutcome:
+    context = mp.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, worker, str(checkpoint_dir), list(samples), settings),
+                              daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            return EvalOutcome(None, f"timeout: no result within {timeout_s:g} s")
+        try:
+            message = receiver.recv()
+        except EOFError:
+            process.join(5)
+            return EvalOutcome(None, _exit_reason(process.exitcode))
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        receiver.close()
+    if message[0] == "error":
+        return EvalOutcome(None, f"evaluation failed: {message[1]}")
+    report: EvalReport = message[1]
+    nans = sum(1 for loss in report.losses if math.isnan(loss))
+    if nans:
+        return EvalOutcome(report, f"non-finite model: NaN loss on {nans} of {len(report.losses)} samples")
+    return EvalOutcome(report, None)
