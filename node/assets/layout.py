@@ -42,3 +42,13 @@ class AssetLayout:
     def model_dir(self, name: str) -> Path:
         """A `save_pretrained` folder: config.json, safetensors, tokenizer files."""
         return self.root / "models" / name
+
+    @property
+    def tiktoken_cache(self) -> Path:
+        """A ready `TIKTOKEN_CACHE_DIR`: `tiktoken.get_encoding("cl100k_base" | "r50k_base")` works offline."""
+        return self.root / "tokenizers" / "tiktoken-cache"
+
+    @property
+    def staging(self) -> Path:
+        """Scratch space of a running build (same filesystem as the outputs, so renames are atomic)."""
+        return self.root / ".staging"
