@@ -18,6 +18,7 @@ from node.identity.pointer import (
     format_pointer,
     parse_pointer,
     read_pointer,
+    split_repo_id,
 )
 
 __all__ = [
@@ -39,4 +40,5 @@ __all__ = [
     "read_pointer",
     "select_model_files",
     "sha256_file",
+    "split_repo_id",
 ]

@@ -96,6 +96,16 @@ def _check_segment(kind: str, value: str) -> None:
         raise PointerError(f"{kind} {value!r} ends with '.git'")
 
 
+def split_repo_id(repo_id: str) -> tuple[str, str]:
+    """`namespace/name` -> (namespace, name), both checked with the pointer's repo rules (`PointerError`)."""
+    if not isinstance(repo_id, str) or repo_id.count("/") != 1:
+        raise PointerError(f"repo id {str(repo_id)[:100]!r} must be 'namespace/name'")
+    namespace, name = repo_id.split("/")
+    _check_segment("namespace", namespace)
+    _check_segment("name", name)
+    return namespace, name
+
+
 def _check_fields(namespace: str, name: str, commit: str, hash_: str, competition: str) -> None:
     for kind, value in (
         ("namespace", namespace),

@@ -1,0 +1,263 @@
+"""A loopback Hugging Face Hub stand-in: enough of the HTTP API for the real `huggingface_hub` client.
+
+Implements what huggingface_hub 2.4 calls for create_repo, create_commit (preupload answering "regular"
+so contents arrive inline as base64 in the NDJSON commit), model_info (siblings with size, blobId and,
+for *.safetensors, LFS sha256 as the real Hub reports), the tree listing, and HEAD/GET resolve with
+ETag, X-Repo-Commit, Content-Length and Range support. `fail(pattern, status, times)` makes the next
+matching requests answer 429/5xx; `requests` logs every request. 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class Repo:
+    commits: dict[str, dict[str, bytes]] = field(default_factory=dict)  # oid -> {path: bytes}
+    main: str = ""
+
+
+class HubState:
+    def __init__(self) -> None:
+        self.repos: dict[str, Repo] = {}
+        self.lock = threading.Lock()
+        self.requests: list[tuple[str, str]] = []
+        self.failures: list[list] = []  # [regex, status, remaining]
+        self.counter = 0
+        self.served_instead: dict[str, bytes] = {}  # file name -> bytes served by resolve (metadata unchanged)
+
+    def fail(self, pattern: str, status: int = 429, times: int = 1) -> None:
+        """The next `times` requests whose 'METHOD path' matches `pattern` get `status`."""
+        with self.lock:
+            self.failures.append([re.compile(pattern), status, times])
+
+    def commit(self, repo_id: str, files: dict[str, bytes]) -> str:
+        with self.lock:
+            self.counter += 1
+            repo = self.repos[repo_id]
+            oid = hashlib.sha1(f"{repo_id}:{self.counter}:{repo.main}".encode()).hexdigest()
+            repo.commits[oid] = files
+            repo.main = oid
+            return oid
+
+
+class HubHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    state: HubState
+    base_url: str
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    # -- plumbing ----------------------------------------------------------------------------------------
+
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        if "Content-Length" not in (headers or {}):
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, data: object, headers: dict[str, str] | None = None) -> None:
+        self._send(status, json.dumps(data).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+    def _error(self, status: int, code: str, message: str) -> None:
+        self._json(status, {"error": message}, {"X-Error-Code": code, "X-Error-Message": message})
+
+    def _body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def _injected_failure(self) -> bool:
+        line = f"{self.command} {urlparse(self.path).path}"
+        with self.state.lock:
+            self.state.requests.append((self.command, self.path))
+            for rule in self.state.failures:
+                if rule[2] > 0 and rule[0].search(line):
+                    rule[2] -= 1
+                    status = rule[1]
+                    break
+            else:
+                return False
+        self._body()
+        self._json(status, {"error": f"injected {status}"}, {"Retry-After": "0"} if status == 429 else None)
+        return True
+
+    def _revision(self, repo_id: str, rev: str) -> tuple[str, dict[str, bytes]] | None:
+        repo = self.state.repos.get(repo_id)
+        if repo is None:
+            self._error(404, "RepoNotFound", f"Repository {repo_id} not found")
+            return None
+        oid = repo.main if rev == "main" else rev
+        if oid not in repo.commits:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+            return None
+        return oid, repo.commits[oid]
+
+    @staticmethod
+    def _entry(path: str, data: bytes) -> dict:
+        entry: dict = {"size": len(data), "oid": git_blob_id(data)}
+        if path.endswith(".safetensors"):
+            sha = hashlib.sha256(data).hexdigest()
+            entry["lfs"] = {"size": len(data), "sha256": sha, "oid": sha, "pointerSize": 134}
+        return entry
+
+    # -- routes ------------------------------------------------------------------------------------------
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server naming
+        if self._injected_failure():
+            return
+        path = unquote(urlparse(self.path).path)
+        if path == "/api/repos/create":
+            payload = json.loads(self._body() or b"{}")
+            repo_id = f"{payload.get('organization') or 'user'}/{payload['name']}"
+            with self.state.lock:
+                exists = repo_id in self.state.repos
+                if not exists:
+                    self.state.repos[repo_id] = Repo()
+            if exists:
+                self._json(409, {"error": "You already created this model repo", "url": f"{self.base_url}/{repo_id}"})
+                return
+            self.state.commit(repo_id, {".gitattributes": GITATTRIBUTES})
+            self._json(200, {"url": f"{self.base_url}/{repo_id}", "name": repo_id})
+            return
+        match = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(preupload|commit)/(.+)", path)
+        if not match or match.group(1) not in self.state.repos:
+            self._body()
+            self._error(404, "RepoNotFound", "Repository not found")
+            return
+        repo_id, action = match.group(1), match.group(2)
+        body = self._body()
+        if action == "preupload":
+            files = json.loads(body)["files"]
+            answer = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+            self._json(200, {"files": answer, "commitOid": self.state.repos[repo_id].main})
+            return
+        files = dict(self.state.repos[repo_id].commits[self.state.repos[repo_id].main])
+        for line in body.splitlines():
+            item = json.loads(line)
+            if item["key"] == "file":
+                files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
+            elif item["key"] == "deletedFile":
+                files.pop(item["value"]["path"], None)
+            elif item["key"] != "header":
+                self._error(400, "BadRequest", f"unsupported commit operation {item['key']}")
+                return
+        oid = self.state.commit(repo_id, files)
+        self._json(200, {"commitUrl": f"{self.base_url}/{repo_id}/commit/{oid}", "commitOid": oid})
+
+    def do_GET(self) -> None:  # noqa: N802
+        if self._injected_failure():
+            return
+        url = urlparse(self.path)
+        path = unquote(url.path)
+        query = parse_qs(url.query)
+        info = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/(.+))?", path)
+        if info:
+            found = self._revision(info.group(1), info.group(2) or "main")
+            if found:
+                oid, files = found
+                blobs = query.get("blobs", ["false"])[0].lower() == "true"
+                siblings = []
+                for name, data in sorted(files.items()):
+                    sibling: dict = {"rfilename": name}
+                    if blobs:
+                        entry = self._entry(name, data)
+                        sibling.update(size=entry["size"], blobId=entry["oid"])
+                        if "lfs" in entry:
+                            lfs = entry["lfs"]
+                            sibling["lfs"] = {"size": lfs["size"], "sha256": lfs["sha256"], "pointerSize": 134}
+                    siblings.append(sibling)
+                self._json(200, {"id": info.group(1), "modelId": info.group(1), "sha": oid, "siblings": siblings})
+            return
+        tree = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(/.*)?", path)
+        if tree:
+            found = self._revision(tree.group(1), tree.group(2))
+            if found:
+                listing = []
+                for name, data in sorted(found[1].items()):
+                    entry = self._entry(name, data)
+                    lfs = entry.get("lfs")
+                    item = {"type": "file", "oid": entry["oid"], "size": entry["size"], "path": name}
+                    if lfs:
+                        item["lfs"] = {"oid": lfs["oid"], "size": lfs["size"], "pointerSize": 134}
+                    listing.append(item)
+                self._json(200, listing)
+            return
+        self._resolve(path)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        if self._injected_failure():
+            return
+        self._resolve(unquote(urlparse(self.path).path))
+
+    def _resolve(self, path: str) -> None:
+        match = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+        if not match:
+            self._error(404, "EntryNotFound", f"no route {path}")
+            return
+        found = self._revision(match.group(1), match.group(2))
+        if not found:
+            return
+        oid, files = found
+        name = match.group(3)
+        if name not in files:
+            self._send(404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": oid})
+            return
+        entry = self._entry(name, files[name])
+        data = self.state.served_instead.get(name, files[name])
+        etag = entry["lfs"]["sha256"] if "lfs" in entry else entry["oid"]
+        headers = {"ETag": f'"{etag}"', "X-Repo-Commit": oid, "Accept-Ranges": "bytes"}
+        start = 0
+        ranged = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if ranged and self.command == "GET":
+            start = min(int(ranged.group(1)), len(data))
+            headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
+        body = data[start:]
+        headers["Content-Length"] = str(len(data) if self.command == "HEAD" else len(body))
+        self._send(206 if ranged and self.command == "GET" else 200, body, headers)
+
+
+class HubServer:
+    """Run the stand-in on 127.0.0.1 in a background thread (a context manager)."""
+
+    def __init__(self) -> None:
+        self.state = HubState()
+        handler = type("Handler", (HubHandler,), {"state": self.state})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        handler.base_url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    def __enter__(self) -> HubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=10)
+
+    def fail(self, pattern: str, status: int = 429, times: int = 1) -> None:
+        self.state.fail(pattern, status, times)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        return list(self.state.requests)
