@@ -19,3 +19,15 @@ def upload_many(root: str, scratch: str, tag: str, count: int) -> list[str]:
         (folder / "model.safetensors").write_bytes(unique * 5000 + bytes([i]))
         revisions.append(hub.upload("team/shared", folder))
     return revisions
+
+
+def hold_lease(store_root: str, repo_id: str, revision: str, ready, stop) -> None:
+    """Hold a lease on a stored model until `stop` is set (or the process is killed)."""
+    from node.hub.store import ModelStore
+
+    store = ModelStore(store_root, max_bytes=1 << 40)
+    lease = store.lease(repo_id, revision)
+    assert lease is not None
+    ready.set()
+    stop.wait(60)
+    lease.release()
