@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from node.lineage.checkpoint import LazyCheckpoint
 from node.lineage.roles import EMBED_NAME, GLOBAL_ROLES, HEAD_NAME, LAYER_ROLES, Kind, layer_tensor, parse_name
 from node.modeling import family_for_model_type, read_model_config
 
@@ -24,7 +25,6 @@ from .build import build_tensor
 from .init import Initializer, Strategy
 from .plan import GrowthPlan
 from .resolve import ResolvedGrowth, resolve
-from .source import ParentCheckpoint
 from .writer import INDEX_FILE, ShardWriter, TensorSpec, plan_shards
 
 DEFAULT_SHARD_BYTES = 2 * 1024**3
@@ -58,7 +58,7 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
         raise FileExistsError(f"{dst} exists; choose a new folder")
     parent_config = read_model_config(src)
     resolved = resolve(plan, parent_config)
-    parent = ParentCheckpoint(src)
+    parent = LazyCheckpoint(src)
     specs, makers = _child_tensors(resolved, parent)
     shards = plan_shards(specs, max_shard_bytes)
     tmp = dst.with_name(dst.name + ".partial")
@@ -84,7 +84,7 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
                         time.perf_counter() - started)
 
 
-def _child_tensors(resolved: ResolvedGrowth, parent: ParentCheckpoint):
+def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint):
     """Ordered specs and, for each, a zero-argument function that builds it."""
     cfg = resolved.child_config
     init = Initializer(Strategy(resolved.plan.init), resolved.plan.seed, float(cfg.get("initializer_range", 0.02)),

@@ -1,4 +1,4 @@
-"""Lazy access to the parent checkpoint: names, shapes and dtypes from headers, data one tensor at a time.
+"""Lazy access to a checkpoint: names, shapes and dtypes from headers, data one tensor at a time.
 
 Each read opens the shard with `safe_open` and closes it again, so the pages of the memory map that
 a read touched are released and resident memory never accumulates a whole parent shard.
@@ -16,7 +16,7 @@ from transformers_growable.checkpoint import tensor_locations
 SAFETENSORS_DTYPES = {"F32": torch.float32, "BF16": torch.bfloat16, "F16": torch.float16, "F64": torch.float64}
 
 
-class ParentCheckpoint:
+class LazyCheckpoint:
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         self.locations = tensor_locations(self.folder)

@@ -1,0 +1,25 @@
+"""`python -m miner <command>`: the miner's command line (each command's code lives in its package)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from miner.growth.cli import add_grow_parser, add_verify_parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m miner")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_grow_parser(sub)
+    add_verify_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
