@@ -138,3 +138,17 @@ def test_write_outage_surfaces(chain: SubtensorChain, network: FakeNetwork) -> N
     network.fail("submit_call", *[bt.RpcConnectionError("no route")] * 3)
     with pytest.raises(ChainWriteError, match="no route"):
         chain.commit(WALLET, "x")
+
+
+def test_standin_mirrors_the_real_sdk_surface() -> None:
+    """Guards against SDK drift: every call the adapter makes exists on a (cold, unconnected) bt.Subtensor."""
+    import inspect
+
+    real = bt.Subtensor("test")  # construction is lazy: no socket, no thread
+    assert "commitments" in inspect.signature(real._client.subnets.metagraph).parameters
+    for namespace, method in (("subnets", "commitments"), ("identity", "commitment"), ("weights", "weights")):
+        assert callable(getattr(getattr(real._client, namespace), method))
+    assert isinstance(bt.Subtensor.__dict__.get("block") or bt.SyncClient.__dict__["block"], property)
+    for method in ("block_info", "submit_call", "execute", "close"):
+        assert callable(getattr(real, method))
+    assert callable(bt.calls.Commitments.set_commitment)
