@@ -84,4 +84,8 @@ class ModelHub(ABC):
         Checks `max_bytes` against the listed sizes *before* transferring anything (`TooLargeError`),
         verifies every file, and adds nothing but the model files to `dest`. The returned info carries the
         sha256 of every file as downloaded, so `info.model_hash(hotkey)` is the post-download hash.
+
+        `timeout` is a wall-clock budget in seconds: the directory hub stops copying when it passes; the
+        Hugging Face client cannot be interrupted mid-file, so there every request has its own timeout
+        (`etag_timeout`, `$HF_HUB_DOWNLOAD_TIMEOUT` per read) and an overrun is reported afterwards.
         """

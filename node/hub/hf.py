@@ -233,7 +233,6 @@ class HuggingFaceHub(ModelHub):
         return RevisionInfo(info.repo_id, info.revision, tuple(files))
 
 
-
 def git_blob_id(path: Path) -> str:
     """The git object id of a file: what the Hub reports as `blobId`, for every file."""
     digest = hashlib.sha1(b"blob %d\0" % path.stat().st_size)
