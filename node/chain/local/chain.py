@@ -141,6 +141,8 @@ class LocalChain(LocalAdmin, Chain):
         def run(conn: sqlite3.Connection, cfg: NetworkConfig) -> int:
             block = cfg.clock.block_at(self._now())
             signing.verify(write, cfg.genesis_seed, cfg.netuid, block)
+            if not isinstance(write.body, dict):
+                raise ChainWriteError("write body must be an object")
             if write.op == "commit":
                 rules.apply_commit(conn, cfg, block, write.hotkey, write.body.get("data"))
             elif write.op == "set_weights":
