@@ -32,7 +32,11 @@ class AssetLayout:
 
     @property
     def corpus(self) -> Path:
-        """JSON lines, one document each: {"id", "source", "title", "text"}; ids are stable."""
+        """JSON lines, one document each: {"id", "source", "title", "text"}; ids are stable.
+
+        Ids are `enwiki-<8-digit page id>` and `lee-<3-digit line number>`; lines are sorted by id
+        and the file is byte-identical on every machine (see `node.assets.corpus`).
+        """
         return self.root / "corpus" / "documents.jsonl"
 
     def tokenizer_dir(self, name: str) -> Path:
