@@ -21,13 +21,16 @@ def build_tensor(
     maps: Sequence[AxisMap],
     fill: Fill,
     dtype: torch.dtype,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """A tensor of shape `[len(m) for m in maps]`; `parent=None` means the whole tensor is new."""
-    out = torch.empty([len(m) for m in maps], dtype=dtype)
+    """A tensor of shape `[len(m) for m in maps]`; `parent=None` means the whole tensor is new.
+    `out` may supply the (contiguous, uninitialised) memory to build into."""
+    if out is None:
+        out = torch.empty([len(m) for m in maps], dtype=dtype)
     if parent is None:
         fill(out, "rows")
         return out
-    expected = [max(m.src) + 1 for m in maps]
+    expected = [m.parent_size for m in maps]
     if list(parent.shape) != expected:
         raise ValueError(f"parent tensor shape {tuple(parent.shape)} does not match the placement {expected}")
     if len(maps) == 1:

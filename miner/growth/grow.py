@@ -4,6 +4,10 @@ Memory stays at about one parent tensor plus the two or three child tensors in f
 `writer.py`), never a whole model or shard. The output folder is assembled under a temporary name
 and renamed into place only when complete, so a crash never leaves a half-written checkpoint
 that looks finished.
+
+Torch runs single-threaded while building: the per-tensor operations are small slice copies and
+fills, for which an OpenMP fork/join costs more than the work (measured 60x slower for a strided
+copy on a busy 2-core machine), and the disk-writer thread already occupies the second core.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from node.lineage.checkpoint import LazyCheckpoint
 from node.lineage.roles import EMBED_NAME, GLOBAL_ROLES, HEAD_NAME, LAYER_ROLES, Kind, layer_tensor, parse_name
 from node.modeling import family_for_model_type, read_model_config
 
+from .buffers import BufferPool
 from .build import build_tensor
 from .init import Initializer, Strategy
 from .plan import GrowthPlan
@@ -59,12 +64,15 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
     parent_config = read_model_config(src)
     resolved = resolve(plan, parent_config)
     parent = LazyCheckpoint(src)
-    specs, makers = _child_tensors(resolved, parent)
+    pool = BufferPool()
+    specs, makers = _child_tensors(resolved, parent, pool)
     shards = plan_shards(specs, max_shard_bytes)
     tmp = dst.with_name(dst.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    writer = ShardWriter(tmp, shards)
+    writer = ShardWriter(tmp, shards, pool)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the writer thread is the parallelism; see the module docstring
     try:
         for spec, make in zip(specs, makers, strict=True):
             writer.put(spec.name, make())
@@ -73,6 +81,8 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
         writer.abort()
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        torch.set_num_threads(threads)
     (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
     config = _write_config(resolved, tmp)
     _copy_extras(src, tmp)
@@ -84,11 +94,11 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
                         time.perf_counter() - started)
 
 
-def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint):
+def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint, pool: BufferPool):
     """Ordered specs and, for each, a zero-argument function that builds it."""
     cfg = resolved.child_config
     init = Initializer(Strategy(resolved.plan.init), resolved.plan.seed, float(cfg.get("initializer_range", 0.02)),
-                       resolved.plan.noise)
+                       resolved.plan.noise, pool)
     names = [parse_name(n) for n in parent.names]
     suffixes = [s for s in LAYER_ROLES if any(t.layer == 0 and t.suffix == s for t in names)]
     stored = {t.layer for t in names if t.layer is not None}
@@ -103,12 +113,14 @@ def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint):
     def add(name: str, parent_name: str | None, axes: tuple[str, ...], kind: Kind, reference: str) -> None:
         maps = resolved.width.maps_for(axes)
         dtype = target_dtype or parent.dtype(reference)
-        specs.append(TensorSpec(name, tuple(len(m) for m in maps), dtype))
+        specs_shape = tuple(len(m) for m in maps)
+        specs.append(TensorSpec(name, specs_shape, dtype))
 
         def make() -> torch.Tensor:
-            gen = init.generator(name)
+            stream = init.stream(name)
             source = parent.read(parent_name) if parent_name is not None else None
-            return build_tensor(source, maps, lambda view, region: init.fill(view, kind, region, gen), dtype)
+            out = pool.empty(specs_shape, dtype)
+            return build_tensor(source, maps, lambda view, region: init.fill(view, kind, region, stream), dtype, out)
 
         makers.append(make)
 

@@ -12,19 +12,27 @@ Strategies:
 * `noisy`: as exact, but writers get small random values (std = `noise` x initializer_range): a
   small loss penalty (measured by verify-growth) in exchange for symmetric-breaking writers.
 
-Every random draw comes from a generator seeded by (plan seed, child tensor name), so a plan is
-reproducible bit for bit regardless of the order tensors are built in.
+Randomness: each child tensor has its own `RandomStream`, seeded by (plan seed, tensor name); each
+fill draws from generators derived from (that seed, fill number, chunk number). Large fills are
+split into two fixed chunks drawn on two threads (normal sampling dominates growth time). The
+values depend only on the plan, never on thread timing or the order tensors are built in.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import torch
 
 from node.lineage.roles import Kind
+
+from .buffers import BufferPool
+
+PARALLEL_MIN_ELEMENTS = 1 << 20
+_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="growth-rng")
 
 
 class Strategy(StrEnum):
@@ -33,25 +41,41 @@ class Strategy(StrEnum):
     NOISY = "noisy"
 
 
+def _seed(*parts: object) -> int:
+    digest = hashlib.sha256("\x1f".join(str(p) for p in ("sn29-growth", *parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+class RandomStream:
+    """Generators for one tensor: a new, independently seeded one per (fill, chunk)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.fills = 0
+
+    def generators(self, chunks: int) -> list[torch.Generator]:
+        self.fills += 1
+        return [torch.Generator().manual_seed(_seed(self.seed, self.fills, c)) for c in range(chunks)]
+
+
 @dataclass(frozen=True)
 class Initializer:
     strategy: Strategy
     seed: int
     std: float
     noise: float = 0.01
+    pool: BufferPool | None = field(default=None, compare=False)
 
-    def generator(self, tensor_name: str) -> torch.Generator:
-        digest = hashlib.sha256(f"sn29-growth\x1f{self.seed}\x1f{tensor_name}".encode()).digest()
-        return torch.Generator().manual_seed(int.from_bytes(digest[:8], "big") >> 1)
+    def stream(self, tensor_name: str) -> RandomStream:
+        return RandomStream(_seed(self.seed, tensor_name))
 
-    def fill(self, view: torch.Tensor, kind: Kind, region: str, gen: torch.Generator) -> None:
+    def fill(self, view: torch.Tensor, kind: Kind, region: str, stream: RandomStream) -> None:
         """Initialise `view` in place. `region` is "rows" (new along axis 0, or a whole new tensor)
         or "cols" (old rows, new columns)."""
         value = self._rule(kind, region)
-        if value == "random":
-            view.normal_(0.0, self.std, generator=gen)
-        elif value == "noise":
-            view.normal_(0.0, self.std * self.noise, generator=gen)
+        if value in ("random", "noise"):
+            std = self.std if value == "random" else self.std * self.noise
+            self._normal(view, std, stream)
         else:
             view.fill_(value)
 
@@ -71,3 +95,22 @@ class Initializer:
                 return writer
             return 0.0 if zeros else "random"
         raise ValueError(f"unknown tensor kind {kind}")
+
+    def _normal(self, view: torch.Tensor, std: float, stream: RandomStream) -> None:
+        """In-place N(0, std). A strided view (new columns of old rows) is drawn into a contiguous
+        buffer and copied: ~6x faster than `normal_` on the view itself."""
+        target = view
+        if not view.is_contiguous():
+            target = self.pool.empty(view.shape, view.dtype) if self.pool else torch.empty(view.shape, dtype=view.dtype)
+        flat = target.view(-1)
+        parts = 2 if flat.numel() >= PARALLEL_MIN_ELEMENTS else 1
+        chunks = flat.chunk(parts)
+        gens = stream.generators(parts)
+        pending = _HELPER.submit(chunks[1].normal_, 0.0, std, generator=gens[1]) if parts == 2 else None
+        chunks[0].normal_(0.0, std, generator=gens[0])
+        if pending is not None:
+            pending.result()
+        if target is not view:
+            view.copy_(target)
+            if self.pool:
+                self.pool.release(target)

@@ -18,6 +18,8 @@ from typing import BinaryIO
 
 import torch
 
+from .buffers import BufferPool
+
 DTYPE_CODES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16", torch.float64: "F64"}
 INDEX_FILE = "model.safetensors.index.json"
 _DONE = object()
@@ -72,8 +74,9 @@ def _header(specs: list[TensorSpec]) -> bytes:
 class ShardWriter:
     """`put(name, tensor)` in the planned order, then `finish()` for the index dict."""
 
-    def __init__(self, folder: Path, shards: list[list[TensorSpec]]) -> None:
+    def __init__(self, folder: Path, shards: list[list[TensorSpec]], pool: BufferPool | None = None) -> None:
         self.folder = Path(folder)
+        self.pool = pool
         self.shards = shards
         self.order = [(i, spec) for i, shard in enumerate(shards) for spec in shard]
         self.position = 0
@@ -122,7 +125,10 @@ class ShardWriter:
                     handle = open(self.folder / shard_name(shard + 1, len(self.shards)), "wb")  # noqa: SIM115
                     handle.write(_header(self.shards[shard]))
                 handle.write(memoryview(tensor.reshape(-1).view(torch.uint8).numpy()))
-                del tensor, item
+                del item
+                if self.pool is not None:
+                    self.pool.release(tensor)
+                del tensor
         except BaseException as exc:  # surfaced to the producer by put()/finish()
             self.error = exc
             while self.queue.get() is not _DONE:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 NEW = -1
@@ -56,8 +57,20 @@ class AxisMap:
             out.extend([NEW] * block if s == NEW else range(s * block, (s + 1) * block))
         return AxisMap(tuple(out))
 
-    def runs(self) -> list[Run]:
-        """Maximal runs; few per tensor, so copies and fills become slice operations."""
+    @cached_property
+    def _runs(self) -> tuple[Run, ...]:
+        return tuple(self._compute_runs())
+
+    def runs(self) -> tuple[Run, ...]:
+        """Maximal runs; few per tensor, so copies and fills become slice operations (cached)."""
+        return self._runs
+
+    @cached_property
+    def parent_size(self) -> int:
+        """Length of the parent axis this map draws from (largest source index + 1)."""
+        return max(self.src, default=-1) + 1
+
+    def _compute_runs(self) -> list[Run]:
         runs: list[Run] = []
         start = 0
         for i in range(1, len(self.src) + 1):
@@ -70,8 +83,12 @@ class AxisMap:
             start = i
         return runs
 
-    def old_count(self) -> int:
+    @cached_property
+    def _old_count(self) -> int:
         return sum(1 for s in self.src if s != NEW)
+
+    def old_count(self) -> int:
+        return self._old_count
 
 
 def concat(parts: Sequence[tuple[AxisMap, int]]) -> AxisMap:
