@@ -50,7 +50,7 @@ def zero_pad_hidden(model, new_hidden: int, keep_norm_divisor: bool = True):
     plain-mean RMSNorm child that is expected to be wrong.
     """
     config = model.config
-    head_dim = config.head_dim
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
     heads = new_hidden // head_dim
     kv = heads * config.num_key_value_heads // config.num_attention_heads
     child_config = type(config).from_dict(
