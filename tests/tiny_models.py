@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 
 import transformers_llama
@@ -62,7 +64,12 @@ def zero_pad_hidden(model, new_hidden: int, keep_norm_divisor: bool = True):
             "norm_divisor": (config.norm_divisor or config.hidden_size) if keep_norm_divisor else None,
         }
     )
-    child = type(model)(child_config).to(next(model.parameters()).dtype).eval()
+    with torch.device("meta"):  # no random init of weights that are overwritten below
+        child = type(model)(child_config)
+    child = child.to_empty(device="cpu").to(next(model.parameters()).dtype).eval()
+    child.model.rotary_emb = copy.deepcopy(model.model.rotary_emb)  # head_dim and rope are unchanged
+    if child_config.tie_word_embeddings:  # to_empty gives each name its own storage
+        child.lm_head.weight = child.model.embed_tokens.weight
     old_q, old_kv = config.num_attention_heads * head_dim, config.num_key_value_heads * head_dim
     new_q, new_kv = heads * head_dim, kv * head_dim
     with torch.no_grad():
