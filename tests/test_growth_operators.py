@@ -143,3 +143,13 @@ def test_dropping_or_reordering_layers_is_flagged(tmp_path):
     parent = save_tiny(tmp_path, "llama", torch.float32)
     report = grow(parent, tmp_path / "child", GrowthPlan([Layers("3,0-2")]))
     assert not report.exact and "in order" in report.notes[0]
+
+
+def test_llama_heads_without_hidden_and_biases(tmp_path):
+    """Llama keeps head_dim in its config, so heads may grow alone; biases follow their weights' rows."""
+    parent = save_tiny(tmp_path, "llama", torch.float32, attention_bias=True, mlp_bias=True)
+    plans = {"heads": [Heads(8, 2)], "all": [Hidden(96), Intermediate(192), Stack(2), Heads(num_kv_heads=6)]}
+    for name, ops in plans.items():
+        report = grow(parent, tmp_path / name, GrowthPlan(ops))
+        assert report.exact
+        assert (logits(tmp_path / name, torch.float32) - logits(parent, torch.float32)).abs().max().item() == 0.0
