@@ -18,6 +18,7 @@ import torch
 from safetensors import safe_open
 
 from node.modeling import load_model_for_eval, read_model_config
+from node.modeling.attention import pick_attention
 from transformers_growable.checkpoint import tensor_locations
 
 from .loss import sample_losses
@@ -34,7 +35,7 @@ class EvalSettings:
     memory_budget_bytes: int | None = None  # overrides memory_fraction when set
     max_batch_tokens: int = 8192
     chunk_rows: int = 1024
-    attn_implementation: str = "sdpa"
+    attn_implementation: str = "auto"  # auto: flash-attn on CUDA when installed, else sdpa
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -85,12 +86,14 @@ def evaluate_checkpoint(
     budget = memory_budget(settings)
     num_slices = max(1, math.ceil(model_bytes / max(budget, 1)))
     common = dict(max_batch_tokens=settings.max_batch_tokens, chunk_rows=settings.chunk_rows)
+    attention = settings.attn_implementation
+    if attention == "auto":
+        attention = pick_attention(settings.device)
     if num_slices == 1:
-        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device,
-                                    attn_implementation=settings.attn_implementation)
+        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device, attn_implementation=attention)
         losses = sample_losses(model, samples, **common)
     else:
         num_slices = min(num_slices, config.num_hidden_layers)
         losses = sliced_sample_losses(checkpoint_dir, samples, num_slices, dtype=dtype, device=settings.device,
-                                      **common)
+                                      attn_implementation=attention, **common)
     return EvalReport(losses, num_slices, model_bytes, budget, time.perf_counter() - started)

@@ -39,6 +39,7 @@ def sliced_sample_losses(
     device: str | torch.device = "cpu",
     max_batch_tokens: int = 8192,
     chunk_rows: int = 1024,
+    attn_implementation: str = "sdpa",
 ) -> list[float]:
     config = read_model_config(checkpoint_dir)
     cls = family_for_config(config).causal_lm_class
@@ -48,7 +49,8 @@ def sliced_sample_losses(
     ranges = even_slices(config.num_hidden_layers, num_slices)
 
     def load(layer_range: tuple[int, int]):
-        return cls.from_pretrained_slice(checkpoint_dir, layer_range, dtype=dtype, device=device)
+        return cls.from_pretrained_slice(checkpoint_dir, layer_range, dtype=dtype, device=device,
+                                         attn_implementation=attn_implementation)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="slice-prefetch") as prefetcher:
         upcoming = prefetcher.submit(load, ranges[0])
