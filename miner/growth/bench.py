@@ -9,6 +9,7 @@ ending with one machine-readable `key=value` line.
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import tempfile
@@ -29,7 +30,7 @@ from .plan import GrowthPlan
 class PeakRss:
     """Samples this process's RSS every few ms in a thread (ru_maxrss would include import-time peaks)."""
 
-    def __init__(self, interval: float = 0.002) -> None:
+    def __init__(self, interval: float = 0.02) -> None:
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
         self._proc = psutil.Process()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -68,11 +69,13 @@ def run(parent_dir: Path, work_dir: Path, shard_bytes: int) -> dict[str, float]:
     shutil.rmtree(copy, ignore_errors=True)
     plan = double_plan(parent_dir)
     _warm(parent_dir)
+    os.sync()  # each timed phase starts with no dirty pages of earlier work to flush
     baseline = psutil.Process().memory_info().rss
     with PeakRss() as peak:
         started = time.perf_counter()
         report = grow(parent_dir, child, plan, max_shard_bytes=shard_bytes)
         grow_s = time.perf_counter() - started
+    os.sync()
     started = time.perf_counter()
     shutil.copytree(child, copy)
     copy_s = time.perf_counter() - started
@@ -88,6 +91,7 @@ def run(parent_dir: Path, work_dir: Path, shard_bytes: int) -> dict[str, float]:
         "mem_ratio": (peak.peak - baseline) / budget, "mem_ratio_total": peak.peak / budget,
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6,
         "exact": float(report.exact),
+        "cpus": float(os.cpu_count() or 0), "load_1m": os.getloadavg()[0],  # others' work skews both timings
     }
 
 
@@ -111,6 +115,6 @@ def main(argv: list[str] | None = None) -> int:
           f"shard {r['parent_shard_mb']:.0f} MB + largest child shard {r['child_shard_mb']:.0f} MB -> "
           f"{r['mem_ratio']:.2f}x (target <= 1.5x; {r['mem_ratio_total']:.2f}x counting the baseline)")
     keys = ("time_ratio", "mem_ratio", "mem_ratio_total", "grow_s", "copy_s", "peak_rss_mb", "baseline_rss_mb",
-            "parent_shard_mb", "child_shard_mb", "child_mb")
+            "parent_shard_mb", "child_shard_mb", "child_mb", "load_1m")
     print(" ".join(f"{k}={r[k]:.3f}" if isinstance(r[k], float) else f"{k}={r[k]}" for k in keys))
     return 0

@@ -31,7 +31,7 @@ from node.lineage.roles import Kind
 
 from .buffers import BufferPool
 
-PARALLEL_MIN_ELEMENTS = 1 << 20
+PARALLEL_MIN_ELEMENTS = 1 << 17
 _HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="growth-rng")
 
 
