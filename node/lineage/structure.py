@@ -123,10 +123,10 @@ def _walk_depth(checker: _Checker, parent_cfg: Any, child_cfg: Any, report: Stru
     for p in range(parent_cfg.num_hidden_layers):
         s = parent_cfg.stored_layer_at(p)
         start = c
-        while c < positions and checker.contains(s, child_cfg.stored_layer_at(c)):
+        while c < positions and (why := checker.contains(s, child_cfg.stored_layer_at(c))):
             if not checker.is_identity(child_cfg.stored_layer_at(c)):
-                report.issues.append(f"child position {c} neither carries parent position {p} nor is an identity "
-                                     "(its o_proj/down_proj are non-zero)")
+                report.issues.append(f"child position {c} neither carries parent position {p} ({why[0]}) nor is an "
+                                     "identity (its o_proj/down_proj are non-zero)")
             else:
                 report.identity_positions.append(c)
             c += 1
