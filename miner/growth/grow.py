@@ -22,7 +22,16 @@ from typing import Any
 import torch
 
 from node.lineage.checkpoint import LazyCheckpoint
-from node.lineage.roles import EMBED_NAME, GLOBAL_ROLES, HEAD_NAME, LAYER_ROLES, Kind, layer_tensor, parse_name
+from node.lineage.roles import (
+    EMBED_NAME,
+    GLOBAL_ROLES,
+    HEAD_NAME,
+    LAYER_ROLES,
+    Kind,
+    is_ignored,
+    layer_tensor,
+    parse_name,
+)
 from node.modeling import family_for_model_type, read_model_config
 
 from .buffers import BufferPool
@@ -99,7 +108,7 @@ def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint, pool: Buffe
     cfg = resolved.child_config
     init = Initializer(Strategy(resolved.plan.init), resolved.plan.seed, float(cfg.get("initializer_range", 0.02)),
                        resolved.plan.noise, pool)
-    names = [parse_name(n) for n in parent.names]
+    names = [parse_name(n) for n in parent.names if not is_ignored(n)]
     suffixes = [s for s in LAYER_ROLES if any(t.layer == 0 and t.suffix == s for t in names)]
     stored = {t.layer for t in names if t.layer is not None}
     for layer in stored:

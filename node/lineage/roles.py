@@ -73,6 +73,9 @@ GLOBAL_ROLES: dict[str, Role] = {
     "lm_head.weight": Role(("V", "H"), Kind.HEAD),
 }
 
+# Buffers some old checkpoints saved; transformers rebuilds them, growth drops them.
+IGNORED_SUFFIXES = ("self_attn.rotary_emb.inv_freq",)
+
 EMBED_NAME = "model.embed_tokens.weight"
 HEAD_NAME = "lm_head.weight"
 _LAYER_NAME = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
@@ -99,6 +102,10 @@ def parse_name(name: str) -> TensorName:
     if name not in GLOBAL_ROLES:
         raise ValueError(f"unknown tensor {name!r}: growth does not know its axes")
     return TensorName(name, None, name, GLOBAL_ROLES[name])
+
+
+def is_ignored(name: str) -> bool:
+    return name.endswith(IGNORED_SUFFIXES)
 
 
 def layer_tensor(layer: int, suffix: str) -> str:

@@ -17,7 +17,7 @@ from node.modeling import read_model_config
 
 from .checkpoint import LazyCheckpoint
 from .placement import WidthDims, WidthPlacement
-from .roles import EMBED_NAME, GLOBAL_ROLES, HEAD_NAME, LAYER_ROLES, Kind, layer_tensor, parse_name
+from .roles import EMBED_NAME, GLOBAL_ROLES, HEAD_NAME, LAYER_ROLES, Kind, is_ignored, layer_tensor, parse_name
 from .tensor_check import check_tensor, is_zero
 
 SAME_KEYS = ("model_type", "rms_norm_eps", "rope_parameters", "hidden_act", "tie_word_embeddings",
@@ -69,12 +69,13 @@ def config_issues(parent: Any, child: Any) -> list[str]:
 class _Checker:
     def __init__(self, parent: LazyCheckpoint, child: LazyCheckpoint, width: WidthPlacement) -> None:
         self.parent, self.child, self.width = parent, child, width
-        self.suffixes = sorted({parse_name(n).suffix for n in parent.names if parse_name(n).layer is not None})
+        names = [parse_name(n) for n in parent.names if not is_ignored(n)]
+        self.suffixes = sorted({t.suffix for t in names if t.layer is not None})
         self._contains: dict[tuple[int, int], list[str]] = {}
         self._identity: dict[int, bool] = {}
 
     def names_issues(self, parent_cfg: Any, child_cfg: Any) -> list[str]:
-        expected = {n for n in self.parent.names if parse_name(n).layer is None}
+        expected = {n for n in self.parent.names if not is_ignored(n) and parse_name(n).layer is None}
         if child_cfg.tie_word_embeddings:
             expected.discard(HEAD_NAME)
         expected |= {layer_tensor(i, s) for i in range(child_cfg.num_stored_layers) for s in self.suffixes}
