@@ -72,6 +72,7 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
         raise FileExistsError(f"{dst} exists; choose a new folder")
     parent_config = read_model_config(src)
     resolved = resolve(plan, parent_config)
+    child_config = _child_config(resolved)  # validated before a byte is written
     parent = LazyCheckpoint(src)
     pool = BufferPool()
     specs, makers = _child_tensors(resolved, parent, pool)
@@ -93,7 +94,8 @@ def grow(src: str | Path, dst: str | Path, plan: GrowthPlan, *, max_shard_bytes:
     finally:
         torch.set_num_threads(threads)
     (tmp / INDEX_FILE).write_text(json.dumps(index, indent=2))
-    config = _write_config(resolved, tmp)
+    child_config.save_pretrained(tmp)
+    config = json.loads((tmp / "config.json").read_text())
     _copy_extras(src, tmp)
     if dst.exists():
         shutil.rmtree(dst)
@@ -154,14 +156,14 @@ def _child_tensors(resolved: ResolvedGrowth, parent: LazyCheckpoint, pool: Buffe
     return specs, makers
 
 
-def _write_config(resolved: ResolvedGrowth, folder: Path) -> dict[str, Any]:
-    """Validate through the patched config class, then save; architectures say when stock would be wrong."""
+def _child_config(resolved: ResolvedGrowth) -> Any:
+    """The child config, validated by the patched config class; `architectures` names the Sliced* class
+    when stock transformers would load the child without error and compute it wrongly."""
     family = family_for_model_type(resolved.family)
     config = family.config_class.from_dict(dict(resolved.child_config))
     base = family.causal_lm_class.__name__.removeprefix("Sliced")
     config.architectures = [("Sliced" + base) if config.needs_patched_model else base]
-    config.save_pretrained(folder)
-    return json.loads((folder / "config.json").read_text())
+    return config
 
 
 def _copy_extras(src: Path, dst: Path) -> None:
