@@ -33,8 +33,8 @@ class EvalSettings:
     device: str = "cpu"
     memory_fraction: float = 0.35
     memory_budget_bytes: int | None = None  # overrides memory_fraction when set
-    max_batch_tokens: int = 8192
-    chunk_rows: int = 1024
+    max_batch_tokens: int | None = None  # None: 2048 on CPU (GEMMs peak near 1-2k rows there), 32768 on CUDA
+    chunk_rows: int = 512
     attn_implementation: str = "auto"  # auto: flash-attn on CUDA when installed, else sdpa
 
     @property
@@ -85,7 +85,8 @@ def evaluate_checkpoint(
     model_bytes = parameter_count(checkpoint_dir) * torch.finfo(dtype).bits // 8
     budget = memory_budget(settings)
     num_slices = max(1, math.ceil(model_bytes / max(budget, 1)))
-    common = dict(max_batch_tokens=settings.max_batch_tokens, chunk_rows=settings.chunk_rows)
+    batch_tokens = settings.max_batch_tokens or (32768 if settings.device.startswith("cuda") else 2048)
+    common = dict(max_batch_tokens=batch_tokens, chunk_rows=settings.chunk_rows)
     attention = settings.attn_implementation
     if attention == "auto":
         attention = pick_attention(settings.device)

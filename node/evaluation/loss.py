@@ -81,8 +81,8 @@ def sample_losses(
     model,
     samples: Sequence[Sequence[int]],
     *,
-    max_batch_tokens: int = 8192,
-    chunk_rows: int = 1024,
+    max_batch_tokens: int = 2048,
+    chunk_rows: int = 512,
 ) -> list[float]:
     """Summed CE (nats) of tokens 2..n for each sample, in input order; a sample of <2 tokens is inf."""
     device = model_device(model)

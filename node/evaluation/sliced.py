@@ -37,8 +37,8 @@ def sliced_sample_losses(
     *,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-    max_batch_tokens: int = 8192,
-    chunk_rows: int = 1024,
+    max_batch_tokens: int = 2048,
+    chunk_rows: int = 512,
     attn_implementation: str = "sdpa",
 ) -> list[float]:
     config = read_model_config(checkpoint_dir)
