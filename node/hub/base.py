@@ -14,6 +14,8 @@ from pathlib import Path
 
 from node.identity import MODEL_FILE_PATTERNS, FileDigest, model_hash
 
+from .errors import TooLargeError
+
 
 @dataclass(frozen=True)
 class HubFile:
@@ -37,6 +39,11 @@ class RevisionInfo:
     @property
     def total_size(self) -> int:
         return sum(f.size for f in self.files)
+
+    def check_size(self, max_bytes: int | None) -> None:
+        """Refuse (before any transfer) a revision whose listed files exceed `max_bytes`."""
+        if max_bytes is not None and self.total_size > max_bytes:
+            raise TooLargeError(f"{self.repo_id}@{self.revision} is {self.total_size} bytes; limit {max_bytes}")
 
     @property
     def complete_digests(self) -> bool:

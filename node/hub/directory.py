@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from node.hub.base import HubFile, ModelHub, RevisionInfo
-from node.hub.errors import IntegrityError, RevisionNotFoundError, TooLargeError
+from node.hub.errors import IntegrityError, RevisionNotFoundError
 from node.hub.fsutil import copy_hashing, create_once, temp_path, write_atomic
 from node.identity import (
     MODEL_FILE_PATTERNS,
@@ -127,8 +127,7 @@ class DirectoryHub(ModelHub):
         timeout: float | None = None,
     ) -> RevisionInfo:
         info = self.revision_info(repo_id, revision, patterns)
-        if max_bytes is not None and info.total_size > max_bytes:
-            raise TooLargeError(f"{repo_id}@{revision} is {info.total_size} bytes; limit {max_bytes}")
+        info.check_size(max_bytes)
         deadline = None if timeout is None else time.monotonic() + timeout
         dest = Path(dest)
         dest.mkdir(parents=True, exist_ok=True)

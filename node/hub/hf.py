@@ -26,7 +26,6 @@ from node.hub.errors import (
     HubUnavailableError,
     IntegrityError,
     RevisionNotFoundError,
-    TooLargeError,
 )
 from node.identity import MODEL_FILE_PATTERNS, FileNameError, select_model_files, sha256_file, split_repo_id
 
@@ -195,8 +194,7 @@ class HuggingFaceHub(ModelHub):
         from huggingface_hub import snapshot_download
 
         info = self.revision_info(repo_id, revision, patterns)
-        if max_bytes is not None and info.total_size > max_bytes:
-            raise TooLargeError(f"{repo_id}@{revision} is {info.total_size} bytes; limit {max_bytes}")
+        info.check_size(max_bytes)
         started = time.monotonic()
         dest = Path(dest)
         self._call(

@@ -118,8 +118,7 @@ class ModelStore:
         self, hub: ModelHub, repo_id: str, revision: str, key: str, max_bytes: int | None, timeout: float | None
     ) -> None:
         info = hub.revision_info(repo_id, revision)
-        if max_bytes is not None and info.total_size > max_bytes:
-            raise TooLargeError(f"{repo_id}@{revision} is {info.total_size} bytes; limit {max_bytes}")
+        info.check_size(max_bytes)
         partial = self.root / "partial" / key
         already = _folder_size(partial) if partial.is_dir() else 0
         self.make_room(max(info.total_size - already, 0), keep={key})
