@@ -2,13 +2,14 @@
 
 from .engine import EvalReport, EvalSettings, evaluate_checkpoint, parameter_count
 from .isolated import EvalOutcome, evaluate_isolated
-from .loss import sample_losses
+from .loss import LossLayout, sample_losses
 from .sliced import even_slices, sliced_sample_losses
 
 __all__ = [
     "EvalOutcome",
     "EvalReport",
     "EvalSettings",
+    "LossLayout",
     "evaluate_checkpoint",
     "evaluate_isolated",
     "even_slices",

@@ -21,7 +21,7 @@ from node.modeling import load_model_for_eval, read_model_config
 from node.modeling.attention import pick_attention
 from transformers_growable.checkpoint import tensor_locations
 
-from .loss import sample_losses
+from .loss import LossLayout, sample_losses
 from .sliced import sliced_sample_losses
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -33,8 +33,7 @@ class EvalSettings:
     device: str = "cpu"
     memory_fraction: float = 0.35
     memory_budget_bytes: int | None = None  # overrides memory_fraction when set
-    max_batch_tokens: int | None = None  # None: 2048 on CPU (GEMMs peak near 1-2k rows there), 32768 on CUDA
-    chunk_rows: int = 512
+    layout: LossLayout | None = None  # None: LossLayout.for_device(device)
     attn_implementation: str = "auto"  # auto: flash-attn on CUDA when installed, else sdpa
 
     @property
@@ -85,16 +84,15 @@ def evaluate_checkpoint(
     model_bytes = parameter_count(checkpoint_dir) * torch.finfo(dtype).bits // 8
     budget = memory_budget(settings)
     num_slices = max(1, math.ceil(model_bytes / max(budget, 1)))
-    batch_tokens = settings.max_batch_tokens or (32768 if settings.device.startswith("cuda") else 2048)
-    common = dict(max_batch_tokens=batch_tokens, chunk_rows=settings.chunk_rows)
+    layout = settings.layout or LossLayout.for_device(settings.device)
     attention = settings.attn_implementation
     if attention == "auto":
         attention = pick_attention(settings.device)
     if num_slices == 1:
         model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device, attn_implementation=attention)
-        losses = sample_losses(model, samples, **common)
+        losses = sample_losses(model, samples, layout)
     else:
         num_slices = min(num_slices, config.num_hidden_layers)
         losses = sliced_sample_losses(checkpoint_dir, samples, num_slices, dtype=dtype, device=settings.device,
-                                      attn_implementation=attention, **common)
+                                      attn_implementation=attention, layout=layout)
     return EvalReport(losses, num_slices, model_bytes, budget, time.perf_counter() - started)

@@ -19,7 +19,8 @@ import torch
 from node.modeling import read_model_config
 from node.modeling.families import family_for_config
 
-from .loss import make_batches, scatter, summed_ce
+from .loss import LossLayout, batch_cost, make_batches, scatter, summed_ce
+from .workers import run_parallel
 
 
 def even_slices(num_positions: int, num_slices: int) -> list[tuple[int, int]]:
@@ -37,13 +38,13 @@ def sliced_sample_losses(
     *,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-    max_batch_tokens: int = 2048,
-    chunk_rows: int = 512,
+    layout: LossLayout | None = None,
     attn_implementation: str = "sdpa",
 ) -> list[float]:
     config = read_model_config(checkpoint_dir)
     cls = family_for_config(config).causal_lm_class
-    batches = make_batches(samples, max_batch_tokens)
+    layout = layout or LossLayout.for_device(device)
+    batches = make_batches(samples, layout.max_batch_tokens)
     parked: list[torch.Tensor | None] = [None] * len(batches)
     losses = [float("inf")] * len(samples)
     ranges = even_slices(config.num_hidden_layers, num_slices)
@@ -58,25 +59,29 @@ def sliced_sample_losses(
             part = upcoming.result()
             if index + 1 < len(ranges):
                 upcoming = prefetcher.submit(load, ranges[index + 1])
-            _run_slice(part, batches, parked, losses, (start, stop), config.num_hidden_layers, device, chunk_rows)
+            _run_slice(part, batches, parked, losses, (start, stop), config.num_hidden_layers, device, layout)
             del part
             gc.collect()
     return losses
 
 
-def _run_slice(part, batches, parked, losses, layer_range, num_positions, device, chunk_rows) -> None:
+def _run_slice(part, batches, parked, losses, layer_range, num_positions, device, layout: LossLayout) -> None:
     """Every batch through one slice: park hidden states, or score them on the last slice."""
     start, stop = layer_range
-    with torch.no_grad():
-        for number, batch in enumerate(batches):
-            inputs = {"layer_range": (start, stop)}
-            if start == 0:
-                inputs["input_ids"] = batch.ids.to(device)
-            else:
-                inputs["inputs_embeds"] = parked[number].to(device)
-            hidden = part.model(**inputs).last_hidden_state
-            if stop == num_positions:
-                scatter(losses, batch, summed_ce(part, hidden, batch, chunk_rows))
-                parked[number] = None
-            else:
-                parked[number] = hidden.to("cpu")
+
+    @torch.no_grad()
+    def run(number: int) -> None:
+        batch = batches[number]
+        inputs = {"layer_range": (start, stop)}
+        if start == 0:
+            inputs["input_ids"] = batch.inputs.to(device)
+        else:
+            inputs["inputs_embeds"] = parked[number].to(device)
+        hidden = part.model(**inputs).last_hidden_state
+        if stop == num_positions:
+            scatter(losses, batch, summed_ce(part, hidden, batch, layout))
+            parked[number] = None
+        else:
+            parked[number] = hidden.to("cpu")
+
+    run_parallel(run, range(len(batches)), layout.workers, cost=lambda number: batch_cost(batches[number]))

@@ -63,6 +63,7 @@ class _RowSlice(torch.nn.Module):
     def __init__(self, head: torch.nn.Module, rows: int) -> None:
         super().__init__()
         self.weight = head.weight[:rows]
+        self.bias = None if head.bias is None else head.bias[:rows]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.linear(hidden, self.weight)
+        return torch.nn.functional.linear(hidden, self.weight, self.bias)
