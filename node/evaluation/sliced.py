@@ -69,8 +69,7 @@ def _run_slice(part, batches, parked, losses, layer_range, num_positions, device
     """Every batch through one slice: park hidden states, or score them on the last slice."""
     start, stop = layer_range
 
-    @torch.no_grad()
-    def run(number: int) -> None:
+    def run(number: int) -> None:  # no_grad comes from the caller; run_parallel carries it into workers
         batch = batches[number]
         inputs = {"layer_range": (start, stop)}
         if start == 0:
