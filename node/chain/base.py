@@ -26,12 +26,15 @@ class Chain(ABC):
         """The 0x-prefixed hex hash of `block` (default: current); seeds deterministic choices."""
 
     @abstractmethod
-    def metagraph(self) -> Metagraph:
-        """Registered neurons with stakes, permits and last updates."""
+    def metagraph(self, block: int | None = None) -> Metagraph:
+        """Registered neurons with stakes, permits and last updates (at `block`, default: now).
+
+        Pinning reads to a block is what lets validators started at different times see the same round.
+        """
 
     @abstractmethod
-    def commitments(self) -> dict[str, Commitment]:
-        """Every current commitment on the subnet, keyed by hotkey."""
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Every commitment on the subnet as of `block` (default: now), keyed by hotkey."""
 
     @abstractmethod
     def commitment(self, hotkey: str) -> Commitment | None:

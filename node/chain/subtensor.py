@@ -153,9 +153,9 @@ class SubtensorChain(Chain):
 
         return self._read("block_hash", run)
 
-    def metagraph(self) -> Metagraph:
+    def metagraph(self, block: int | None = None) -> Metagraph:
         def run(c: Any) -> Metagraph:
-            mg = c.subnets.metagraph(self.netuid, commitments=False)
+            mg = c.subnets.metagraph(self.netuid, block, commitments=False)
             if mg is None:
                 raise ChainReadError(f"subnet {self.netuid} does not exist on {self.network}")
             neurons = tuple(
@@ -173,10 +173,10 @@ class SubtensorChain(Chain):
 
         return self._read("metagraph", run)
 
-    def commitments(self) -> dict[str, Commitment]:
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
         def run(c: Any) -> dict[str, Commitment]:
             out: dict[str, Commitment] = {}
-            for hotkey, item in dict(c.subnets.commitments(self.netuid)).items():
+            for hotkey, item in dict(c.subnets.commitments(self.netuid, block)).items():
                 data = str(getattr(item, "data", "") or "")
                 if data and not getattr(item, "encrypted", False):
                     uid = getattr(item, "uid", None)

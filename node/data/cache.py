@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 
+from node import sqlite
 from node.data.sample import Sample
 
 _SCHEMA = """
@@ -57,26 +58,15 @@ class SampleCache:
     def __init__(self, path: Path | str, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-        self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn = sqlite.connect(self.path, busy_timeout_s=busy_timeout_s)
         with self._write() as cur:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     cur.execute(statement)
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
         """One write transaction, taking the write lock at BEGIN (no mid-transaction deadlock)."""
-        cur = self._conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
-        try:
-            yield cur
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
-        cur.execute("COMMIT")
+        return sqlite.write_transaction(self._conn)
 
     def close(self) -> None:
         self._conn.close()

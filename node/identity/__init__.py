@@ -8,6 +8,7 @@ from node.identity.hashing import (
     dir_hash,
     folder_model_hash,
     model_hash,
+    reference_dir_hash,
     sha256_file,
 )
 from node.identity.pointer import (
@@ -38,6 +39,7 @@ __all__ = [
     "model_hash",
     "parse_pointer",
     "read_pointer",
+    "reference_dir_hash",
     "select_model_files",
     "sha256_file",
     "split_repo_id",

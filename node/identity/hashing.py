@@ -74,6 +74,25 @@ def dir_hash(files: Iterable[FileDigest]) -> str:
     return base64.b64encode(hashlib.sha256(manifest_bytes(files)).digest()).decode("ascii")
 
 
+def reference_dir_hash(files: Iterable[FileDigest]) -> str:
+    """The reference validator's folder hash, accepted for compatibility with existing commitments.
+
+    Files sorted by name (byte order); for each, `base64(sha256(bytes))` (44 ASCII characters) is fed, in
+    order, into one sha256; names are not included; the digest is base64-encoded. Bound to the hotkey with
+    `bind_to_hotkey` like ours. It is computed over the same files as `dir_hash` (the revision's files
+    matching `MODEL_FILE_PATTERNS`: `config.json`, `generation_config.json`, the safetensors shards and their
+    index, the tokenizer files, plus any other top-level `*.json`), which is what the reference's snapshot
+    download held for a model saved with `save_pretrained`.
+    """
+    ordered = sorted(files, key=lambda f: f.name.encode())
+    if not ordered:
+        raise ValueError("a model has no files")
+    digest = hashlib.sha256()
+    for f in ordered:
+        digest.update(base64.b64encode(bytes.fromhex(f.sha256)))
+    return base64.b64encode(digest.digest()).decode("ascii")
+
+
 def bind_to_hotkey(directory_hash: str, hotkey: str) -> str:
     """base64(sha256(dir_hash + hotkey)): the hotkey-bound value that goes on chain."""
     if not hotkey:

@@ -79,7 +79,7 @@ class _Subnets(_Namespace):
 
     def commitments(self, netuid: int, block: int | None = None) -> dict[str, Any]:
         self._network.record("subnets.commitments", netuid, block=block)
-        return dict(self._network.commitments)
+        return {h: c for h, c in self._network.commitments.items() if block is None or c.block <= block}
 
 
 class _Identity(_Namespace):

@@ -60,9 +60,10 @@ class LocalChain(LocalAdmin, Chain):
 
         return self._file.read(run)
 
-    def metagraph(self) -> Metagraph:
+    def metagraph(self, block: int | None = None) -> Metagraph:
         def run(conn: sqlite3.Connection, cfg: NetworkConfig) -> Metagraph:
-            rows = conn.execute("SELECT * FROM neurons ORDER BY uid").fetchall()
+            at = _pinned(cfg.clock.block_at(self._now()), block)
+            rows = conn.execute("SELECT * FROM neurons WHERE registered_at <= ? ORDER BY uid", (at,)).fetchall()
             neurons = tuple(
                 Neuron(
                     uid=int(r["uid"]),
@@ -74,16 +75,32 @@ class LocalChain(LocalAdmin, Chain):
                 )
                 for r in rows
             )
-            return Metagraph(cfg.netuid, cfg.clock.block_at(self._now()), neurons)
+            return Metagraph(cfg.netuid, at, neurons)
 
         return self._file.read(run)
 
-    def commitments(self) -> dict[str, Commitment]:
+    def commitments(self, block: int | None = None) -> dict[str, Commitment]:
+        """Current commitments, or (with `block`) the latest one of each hotkey made at or before `block`.
+
+        Stakes and permits are not versioned by the embedded chain: a pinned metagraph has the neurons
+        registered by then with their current stakes, which is all the validator's rounds need.
+        """
+
         def run(conn: sqlite3.Connection, cfg: NetworkConfig) -> dict[str, Commitment]:
-            rows = conn.execute(
-                "SELECT c.hotkey, c.data, c.block, n.uid FROM commitments c "
-                "LEFT JOIN neurons n ON n.hotkey = c.hotkey ORDER BY c.block, c.hotkey"
-            ).fetchall()
+            if block is None:
+                rows = conn.execute(
+                    "SELECT c.hotkey, c.data, c.block, n.uid FROM commitments c "
+                    "LEFT JOIN neurons n ON n.hotkey = c.hotkey ORDER BY c.block, c.hotkey"
+                ).fetchall()
+            else:
+                at = _pinned(cfg.clock.block_at(self._now()), block)
+                rows = conn.execute(
+                    "SELECT h.hotkey, h.data, h.block, n.uid FROM commitment_history h "
+                    "LEFT JOIN neurons n ON n.hotkey = h.hotkey "
+                    "WHERE h.id = (SELECT MAX(id) FROM commitment_history WHERE hotkey = h.hotkey AND block <= ?) "
+                    "ORDER BY h.block, h.hotkey",
+                    (at,),
+                ).fetchall()
             return {r["hotkey"]: _commitment(r) for r in rows}
 
         return self._file.read(run)
@@ -160,6 +177,15 @@ class LocalChain(LocalAdmin, Chain):
 
     def close(self) -> None:
         self._file.close()
+
+
+def _pinned(current: int, block: int | None) -> int:
+    """The block a read is pinned to; a block not produced yet is a read error, as on a real chain."""
+    if block is None:
+        return current
+    if not 0 <= block <= current:
+        raise ChainReadError(f"block {block} is not produced yet (current {current})")
+    return block
 
 
 def _commitment(row: sqlite3.Row) -> Commitment:

@@ -8,9 +8,9 @@ in `BEGIN IMMEDIATE` so its rule checks (rate limits, uid assignment) and its ef
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+
+from node import sqlite
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15_000
@@ -64,14 +64,8 @@ CREATE TABLE IF NOT EXISTS weight_sets (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open the chain file in autocommit mode (transactions are explicit) with a busy timeout."""
-    conn = sqlite3.connect(
-        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+    """Open the chain file (WAL is switched on by `create_schema`, and persists in the file)."""
+    return sqlite.connect(path, busy_timeout_s=BUSY_TIMEOUT_MS / 1000, wal=False)
 
 
 def create_schema(conn: sqlite3.Connection) -> None:
@@ -82,23 +76,5 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(SCHEMA)
 
 
-@contextmanager
-def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """`BEGIN IMMEDIATE` ... `COMMIT`, rolled back on any exception."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
-@contextmanager
-def read_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """A deferred transaction: several SELECTs see one consistent snapshot."""
-    conn.execute("BEGIN")
-    try:
-        yield conn
-    finally:
-        conn.execute("COMMIT")
+write_transaction = sqlite.write_transaction
+read_transaction = sqlite.read_transaction

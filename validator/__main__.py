@@ -1,0 +1,7 @@
+"""`python -m validator`: see `validator.cli`."""
+
+import sys
+
+from validator.cli import main
+
+sys.exit(main())
