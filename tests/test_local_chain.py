@@ -226,3 +226,23 @@ def test_second_process_sees_commitments_and_weights(net) -> None:
         weights = pool.submit(chain_workers.read_weights, str(chain.path))
         assert seen.result(timeout=60) == "visible@0"
         assert weights.result(timeout=60) == {2: {0: 0.5, 1: 0.5}}
+
+
+def test_reads_pinned_to_a_block_see_the_chain_as_it_stood(net, tmp_path: Path) -> None:
+    chain, miner, other, _ = net
+    hotkey = miner.hotkey.ss58_address
+    chain.commit(miner, "first")
+    chain.advance(10)
+    chain.commit(miner, "second")
+    chain.commit(other, "theirs")
+    late = ensure_hotkey("m", "late", tmp_path / "wallets")
+    chain.advance(2)
+    chain.register(late.hotkey.ss58_address)
+    assert {h: c.data for h, c in chain.commitments(5).items()} == {hotkey: "first"}
+    assert {h: (c.data, c.block) for h, c in chain.commitments(10).items()} == {
+        hotkey: ("second", 10), other.hotkey.ss58_address: ("theirs", 10)}
+    assert chain.commitments(12) == chain.commitments()
+    assert late.hotkey.ss58_address not in chain.metagraph(11).hotkeys
+    assert chain.metagraph(11).block == 11 and late.hotkey.ss58_address in chain.metagraph().hotkeys
+    with pytest.raises(ChainReadError, match="not produced"):
+        chain.commitments(13)

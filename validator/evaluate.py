@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from node.data import Sample, TokenizerPolicy
 from node.data.seeding import select_ids
 from node.evaluation import EvalSettings
-from node.evaluation.service import IsolatedWorker
+from node.worker import IsolatedWorker
 from node.refusal import Refused
 from validator.job import JobResult, evaluate_model
 from validator.state import LossRow, StateStore

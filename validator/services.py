@@ -14,7 +14,7 @@ from node.competitions import CompetitionsSource
 from node.chain import Chain, open_chain
 from node.chain.wallets import ensure_hotkey, load_wallet
 from node.data import CorpusSource
-from node.evaluation.service import IsolatedWorker
+from node.worker import IsolatedWorker
 from node.hub import ModelHub, open_hub
 from node.hub.store import ModelStore
 from validator import VERSION_KEY

@@ -88,10 +88,8 @@ class StateStore:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite.connect(self.path, busy_timeout_s=30.0)
+        self.conn.executescript(SCHEMA)  # idempotent (IF NOT EXISTS), safe for two processes at once
         with self.write() as conn:
-            for statement in SCHEMA.split(";"):  # executescript would commit the open transaction
-                if statement.strip():
-                    conn.execute(statement)
             found = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if found is None:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))

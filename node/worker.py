@@ -6,6 +6,8 @@ first token; a validator evaluating many models per round would spend most of it
 wall-time limit: on a timeout the child is killed and the next call starts a fresh one. A child that dies
 (the OOM killer, a native fault) is reported with the signal and replaced, so the caller goes on either way.
 Only functions importable by name cross the boundary (spawn pickles them by reference), never miner code.
+This module imports nothing heavy, so a child starts in the time Python itself takes; the functions it is
+sent import torch and the rest when they run.
 """
 
 from __future__ import annotations
