@@ -297,3 +297,25 @@ def test_bundled_document() -> None:
         assert comp.model_size >= 4 * comp.parameters  # a model at the parameter limit fits in fp32
     raw = (Path(__file__).parents[1] / "node" / "competitions_default.json").read_bytes()
     assert parse_competitions_bytes(raw) == bundled
+
+
+def test_documents_are_hashable_by_their_canonical_hash() -> None:
+    one, two = parse_competitions(doc()), parse_competitions_bytes(json.dumps(doc(), indent=2).encode())
+    assert len({one, two, bundled_competitions()}) == 2
+
+
+def test_cli(tmp_path, capsys) -> None:
+    from node.competitions.__main__ import main
+
+    assert main([]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"sha256 {bundled_competitions().sha256}"
+    assert out[1].startswith("llama\treward 0.5\tLlamaForCausalLM,SlicedLlamaForCausalLM\t800,000,000 params")
+    assert out[3] == "hall_of_fame\t0 entries\tmax share 0.1"
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(doc(c={"pool_size": 0})))
+    assert main([str(path)]) == 1
+    assert "competition 'c' key 'pool_size'" in capsys.readouterr().err
+    path.write_text(json.dumps(doc()))
+    assert main([str(path), "--json"]) == 0
+    assert capsys.readouterr().out.strip() == parse_competitions(doc()).canonical_json()

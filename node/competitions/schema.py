@@ -231,6 +231,9 @@ class Competitions:
     def get(self, competition_id: str) -> Competition | None:
         return self.entries.get(competition_id)
 
+    def __hash__(self) -> int:  # the entries mapping is not hashable; the canonical hash stands for it
+        return hash(self.sha256)
+
     def __contains__(self, competition_id: object) -> bool:
         return competition_id in self.entries
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -119,6 +120,7 @@ class CompetitionsSource:
         self.max_bytes = max_bytes
         self.fallback = fallback
         self._clock = clock
+        self._lock = threading.Lock()  # a validator may ask from its sync and its evaluation threads
         self._document: Competitions | None = None
         self._last_attempt: float | None = None
         self.last_error: str | None = None
@@ -135,6 +137,10 @@ class CompetitionsSource:
 
     def refresh(self) -> bool:
         """Load now. True when a valid document was loaded (it replaces the current one)."""
+        with self._lock:
+            return self._refresh_locked()
+
+    def _refresh_locked(self) -> bool:
         self._last_attempt = self._clock()
         try:
             document = self._load()
@@ -152,15 +158,16 @@ class CompetitionsSource:
 
     def current(self) -> Competitions:
         """The document in force, refreshed first when `refresh_s` has passed since the last attempt."""
-        due = (
-            self._document is None
-            or self._last_attempt is None
-            or (self.kind != "bundled" and self._clock() - self._last_attempt >= self.refresh_s)
-        )
-        if due:
-            self.refresh()
-        if self._document is not None:
-            return self._document
-        if self.fallback is not None:
-            return self.fallback
-        raise CompetitionsError(f"no valid competitions document from {self.spec}: {self.last_error}")
+        with self._lock:
+            due = (
+                self._document is None
+                or self._last_attempt is None
+                or (self.kind != "bundled" and self._clock() - self._last_attempt >= self.refresh_s)
+            )
+            if due:
+                self._refresh_locked()
+            if self._document is not None:
+                return self._document
+            if self.fallback is not None:
+                return self.fallback
+            raise CompetitionsError(f"no valid competitions document from {self.spec}: {self.last_error}")
