@@ -10,6 +10,7 @@ from transformers.models.llama.modeling_llama import LlamaForCausalLM as StockLl
 from transformers.models.phi3.modeling_phi3 import Phi3ForCausalLM as StockPhi3
 
 from node.modeling import ModelLoadError, load_model_for_eval
+from node.refusal import RefusalKind
 from tiny_models import FAMILIES, random_ids, tiny_model, zero_pad_hidden
 from transformers_growable.stock_export import export_to_stock
 
@@ -68,8 +69,13 @@ def test_untrusted_config_rejected_with_reason(tmp_path, changes, reason):
 def test_non_safetensors_weights_never_loaded(tmp_path):
     path = saved(tmp_path, tiny_model("llama"))
     (path / "model.safetensors").rename(path / "pytorch_model.bin")
-    with pytest.raises(ModelLoadError, match="no safetensors"):
+    with pytest.raises(ModelLoadError, match="pickled weights") as refused:
         load_model_for_eval(path)
+    assert refused.value.kind == RefusalKind.FORBIDDEN_FILE
+    (path / "pytorch_model.bin").unlink()
+    with pytest.raises(ModelLoadError, match="no model.safetensors") as refused:
+        load_model_for_eval(path)
+    assert refused.value.kind == RefusalKind.BAD_SAFETENSORS
 
 
 def test_oversized_or_broken_config_rejected(tmp_path):

@@ -1,8 +1,10 @@
 """Evaluate a checkpoint: full when it fits the memory budget, sliced when it does not.
 
-The size is computed from the safetensors headers (parameter count x bytes of the evaluation dtype)
-before anything is allocated. The budget is a fraction of GPU memory on CUDA, of available RAM on
-CPU (the reference used 35% of GPU memory).
+The folder passes the gate (`node.gate.check_model_dir`) first, which also gives the size: parameter
+count x bytes of the evaluation dtype, from the safetensors headers, before anything is allocated.
+The budget is a fraction of GPU memory on CUDA, and on CPU of what this process may still allocate:
+free RAM, its cgroup's remaining allowance and its address-space limit, whichever is tightest (the
+reference used 35% of GPU memory).
 """
 
 from __future__ import annotations
@@ -10,16 +12,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import psutil
 import torch
-from safetensors import safe_open
 
-from node.modeling import load_model_for_eval, read_model_config
+from node.gate import ModelLimits, available_memory_bytes, check_model_dir
+from node.modeling import load_model_for_eval
 from node.modeling.attention import pick_attention
-from transformers_growable.checkpoint import tensor_locations
 
 from .loss import LossLayout, sample_losses
 from .sliced import sliced_sample_losses
@@ -54,14 +54,8 @@ class EvalReport:
 
 
 def parameter_count(checkpoint_dir: str | Path) -> int:
-    """Stored parameters, from the safetensors headers only."""
-    total = 0
-    locations = tensor_locations(checkpoint_dir)
-    for shard in sorted(set(locations.values())):
-        with safe_open(shard, framework="pt") as handle:
-            for name in handle.keys():  # noqa: SIM118
-                total += math.prod(handle.get_slice(name).get_shape())
-    return total
+    """Stored parameters, from the safetensors headers only (after the gate)."""
+    return check_model_dir(checkpoint_dir).parameters
 
 
 def memory_budget(settings: EvalSettings) -> int:
@@ -70,26 +64,31 @@ def memory_budget(settings: EvalSettings) -> int:
     if settings.device.startswith("cuda"):
         _, total = torch.cuda.mem_get_info(torch.device(settings.device))
     else:
-        total = psutil.virtual_memory().available
+        total = available_memory_bytes()
     return int(total * settings.memory_fraction)
 
 
 def evaluate_checkpoint(
-    checkpoint_dir: str | Path, samples: Sequence[Sequence[int]], settings: EvalSettings
+    checkpoint_dir: str | Path, samples: Sequence[Sequence[int]], settings: EvalSettings,
+    limits: ModelLimits | None = None,
 ) -> EvalReport:
-    """Per-sample summed CE for every sample (inf for samples of < 2 tokens)."""
+    """Per-sample summed CE for every sample (inf for samples of < 2 tokens); `Refused` for a refused folder
+    or token ids outside the model's vocabulary."""
     started = time.perf_counter()
-    config = read_model_config(checkpoint_dir)
     dtype = settings.torch_dtype
-    model_bytes = parameter_count(checkpoint_dir) * torch.finfo(dtype).bits // 8
     budget = memory_budget(settings)
+    limits = replace(limits or ModelLimits(), eval_dtype=settings.dtype, memory_budget_bytes=budget)
+    checked = check_model_dir(checkpoint_dir, limits)
+    config = checked.config
+    model_bytes = checked.parameters * torch.finfo(dtype).bits // 8
     num_slices = max(1, math.ceil(model_bytes / max(budget, 1)))
     layout = settings.layout or LossLayout.for_device(settings.device)
     attention = settings.attn_implementation
     if attention == "auto":
         attention = pick_attention(settings.device)
     if num_slices == 1:
-        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device, attn_implementation=attention)
+        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device, attn_implementation=attention,
+                                    limits=limits)
         losses = sample_losses(model, samples, layout)
     else:
         num_slices = min(num_slices, config.num_hidden_layers)

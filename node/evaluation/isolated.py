@@ -2,8 +2,9 @@
 
 A model can crash the interpreter (out of memory, a native fault) or hang; the daemon must go on
 either way. The child is started with `spawn` (no inherited state), answers through a pipe, and is
-killed when the limit passes. Every way it can end maps to a specific failure reason; a NaN loss is
-a failure too (the reference let an all-NaN model win every comparison).
+killed when the limit passes. Every way it can end maps to a specific failure reason and a stable
+`RefusalKind` (a refusal raised inside keeps its own kind); a NaN loss is a failure too (the
+reference let an all-NaN model win every comparison).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from node.refusal import RefusalKind, Refused
+
 from .engine import EvalReport, EvalSettings, evaluate_checkpoint
 
 Worker = Callable[[str, Sequence[Sequence[int]], EvalSettings], EvalReport]
@@ -25,6 +28,7 @@ Worker = Callable[[str, Sequence[Sequence[int]], EvalSettings], EvalReport]
 class EvalOutcome:
     report: EvalReport | None
     failure: str | None
+    kind: RefusalKind | None = None  # the failure's stable reason kind
 
     @property
     def ok(self) -> bool:
@@ -35,7 +39,8 @@ def _child(conn, worker: Worker, checkpoint_dir: str, samples, settings: EvalSet
     try:
         conn.send(("ok", worker(checkpoint_dir, samples, settings)))
     except BaseException as exc:  # report everything, including MemoryError
-        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5)))
+        kind = exc.kind if isinstance(exc, Refused) else RefusalKind.EVAL_ERROR
+        conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5), kind.value))
     finally:
         conn.close()
 
@@ -64,21 +69,22 @@ def evaluate_isolated(
     sender.close()
     try:
         if not receiver.poll(timeout_s):
-            return EvalOutcome(None, f"timeout: no result within {timeout_s:g} s")
+            return EvalOutcome(None, f"timeout: no result within {timeout_s:g} s", RefusalKind.EVAL_TIMEOUT)
         try:
             message = receiver.recv()
         except EOFError:
             process.join(5)
-            return EvalOutcome(None, _exit_reason(process.exitcode))
+            return EvalOutcome(None, _exit_reason(process.exitcode), RefusalKind.EVAL_CRASH)
     finally:
         if process.is_alive():
             process.kill()
         process.join(5)
         receiver.close()
     if message[0] == "error":
-        return EvalOutcome(None, f"evaluation failed: {message[1]}")
+        return EvalOutcome(None, f"evaluation failed: {message[1]}", RefusalKind(message[3]))
     report: EvalReport = message[1]
     nans = sum(1 for loss in report.losses if math.isnan(loss))
     if nans:
-        return EvalOutcome(report, f"non-finite model: NaN loss on {nans} of {len(report.losses)} samples")
+        return EvalOutcome(report, f"non-finite model: NaN loss on {nans} of {len(report.losses)} samples",
+                           RefusalKind.NAN_LOSS)
     return EvalOutcome(report, None)

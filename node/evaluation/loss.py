@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from node.refusal import RefusalKind, Refused
+
 from .workers import run_parallel
 
 
@@ -61,6 +63,19 @@ class Batch:
 
 def batch_cost(batch: Batch) -> int:
     return batch.ids.numel()
+
+
+def check_token_ids(samples: Sequence[Sequence[int]], vocab_size: int) -> None:
+    """Refuse (VOCAB) ids outside the embedding's rows before any batch is built: the embedding lookup
+    would raise a bare IndexError (CPU) or a device-side assert (CUDA) in the middle of a round."""
+    for number, sample in enumerate(samples):
+        if not sample:
+            continue
+        low, high = min(sample), max(sample)
+        if low < 0 or high >= vocab_size:
+            worst = low if low < 0 else high
+            raise Refused(RefusalKind.VOCAB, f"sample {number} holds token id {worst}; the model's vocabulary is "
+                          f"[0, {vocab_size})")
 
 
 def make_batches(samples: Sequence[Sequence[int]], max_batch_tokens: int) -> list[Batch]:
@@ -139,6 +154,7 @@ def sample_losses(model, samples: Sequence[Sequence[int]], layout: LossLayout | 
     """Summed CE (nats) of tokens 2..n for each sample, in input order; a sample of <2 tokens is inf."""
     device = model_device(model)
     layout = layout or LossLayout.for_device(device)
+    check_token_ids(samples, model.config.vocab_size)
     losses = [float("inf")] * len(samples)
     batches = make_batches(samples, layout.max_batch_tokens)
 

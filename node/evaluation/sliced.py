@@ -19,7 +19,7 @@ import torch
 from node.modeling import read_model_config
 from node.modeling.families import family_for_config
 
-from .loss import LossLayout, batch_cost, make_batches, scatter, summed_ce
+from .loss import LossLayout, batch_cost, check_token_ids, make_batches, scatter, summed_ce
 from .workers import run_parallel
 
 
@@ -44,6 +44,7 @@ def sliced_sample_losses(
     config = read_model_config(checkpoint_dir)
     cls = family_for_config(config).causal_lm_class
     layout = layout or LossLayout.for_device(device)
+    check_token_ids(samples, config.vocab_size)
     batches = make_batches(samples, layout.max_batch_tokens)
     parked: list[torch.Tensor | None] = [None] * len(batches)
     losses = [float("inf")] * len(samples)
