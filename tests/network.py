@@ -103,7 +103,7 @@ def grow_wider(src: Path, dst: Path) -> Path:
 
 
 def competitions_document(**overrides) -> dict:
-    entry = {"reward": 1.0, "model_types": ["LlamaForCausalLM"], "model_size": 200_000_000,
+    entry = {"reward": 1.0, "model_types": ["LlamaForCausalLM", "SlicedLlamaForCausalLM"], "model_size": 200_000_000,
              "parameters": 20_000_000, "dataset": "corpus", "tokenizer": None, "free_tokenizer": True,
              "cap_sample_len": 500, "max_sequence_len": 1024, "pool_size": 7, "pend_size": 3, **overrides}
     return {COMPETITION: entry}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from node.worker import IsolatedWorker
 from node.refusal import RefusalKind
+from node.worker import IsolatedWorker
 from standins import worker_fns
 
 

@@ -18,8 +18,8 @@ from dataclasses import asdict, dataclass
 from node.data import Sample, TokenizerPolicy
 from node.data.seeding import select_ids
 from node.evaluation import EvalSettings
-from node.worker import IsolatedWorker
 from node.refusal import Refused
+from node.worker import IsolatedWorker
 from validator.job import JobResult, evaluate_model
 from validator.state import LossRow, StateStore
 
@@ -83,7 +83,7 @@ class RoundEvaluator:
 
             nans = sum(math.isnan(x) for x in job.losses)
             raise Refused(RefusalKind.NAN_LOSS, f"NaN loss on {nans} of {len(job.losses)} samples")
-        return job, result.seconds
+        return job, job.seconds  # the evaluation's own time, without the worker's start-up
 
     def losses(self, model_dir: str, content_hash: str, samples: Sequence[Sample], policy: TokenizerPolicy,
                policy_id: str, settings: EvalSettings, seed: int) -> ModelLosses:

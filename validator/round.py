@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from node.competitions import Competition, Competitions, parse_competitions
-
 from node.chain.types import Commitment
+from node.competitions import Competition, Competitions, parse_competitions
 from node.data import CorpusSource, Sample, seed_from_block_hash
 from node.data.tokenizer_files import competition_tokenizer_path
 from node.evaluation import EvalSettings
@@ -33,6 +32,13 @@ from validator.verify import fetch_and_verify, limits_for
 from validator.weights import uid_weights
 
 log = logging.getLogger(__name__)
+
+
+def document_json(competitions: Competitions) -> str:
+    """The document in force, in the shape `parse_competitions` reads back (defaults explicit), stored per round."""
+    doc: dict[str, object] = {cid: c.to_dict() for cid, c in competitions.entries.items()}
+    doc["hall_of_fame"] = competitions.hall_of_fame.to_dict()
+    return json.dumps(doc, sort_keys=True)
 
 
 @dataclass
@@ -123,7 +129,7 @@ class RoundRunner:
             samples[cid] = [s.id for s in self._source(competition).samples(seed, settings.samples_per_round)]
         my_uid = view.metagraph.uid_of(self.s.hotkey)
         pointers = {h: (c.data, c.block, view.metagraph.uid_of(h)) for h, c in view.commitments.items()}
-        state.plan_round(block, view.block_hash, seed, json.dumps(competitions.document, sort_keys=True),
+        state.plan_round(block, view.block_hash, seed, document_json(competitions),
                          competitions.sha256, {n.hotkey: n.uid for n in view.metagraph.neurons}, my_uid, models,
                          samples, rejections, "; ".join(view.notes), pointers)
         log.info("round %d planned: seed %d, %d models, %d refused pointers%s", block, seed, len(models),
@@ -266,7 +272,8 @@ class RoundRunner:
         outcome = score_round(
             ctx.competitions.entries, models, ctx.block, ctx.seed, state.latest_ema_before(ctx.block),
             registered=set(ctx.metagraph), alpha=settings.ema_alpha,
-            bonus_entries=ctx.competitions.hall_of_fame, carried=carried,
+            bonus_entries=ctx.competitions.hall_of_fame.entries,
+            max_bonus_share=ctx.competitions.hall_of_fame.max_share, carried=carried,
         )
         state.score_round(ctx.block, outcome.results, outcome.ema, outcome.pools, outcome.duplicates,
                           outcome.discarded)

@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from node.competitions import Competition
 
 from node import scoring
+from node.competitions import Competition
 from node.data.seeding import derive_seed
 from validator.state import RoundResult
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.competitions import CompetitionsSource
-
 from node.chain import Chain, open_chain
 from node.chain.wallets import ensure_hotkey, load_wallet
+from node.competitions import CompetitionsSource
 from node.data import CorpusSource
-from node.worker import IsolatedWorker
 from node.hub import ModelHub, open_hub
 from node.hub.store import ModelStore
+from node.worker import IsolatedWorker
 from validator import VERSION_KEY
 from validator.settings import Settings
 from validator.state import StateStore
@@ -78,7 +77,6 @@ def build_services(settings: Settings, *, create_hotkey: bool | None = None) -> 
     weights = WeightSetter(chain, wallet, state, interval_blocks=settings.weights_interval_blocks,
                            retries=settings.weights_retries, version_key=VERSION_KEY,
                            dont_set=settings.dont_set_weights, on_error=chain_error)
-    competitions = CompetitionsSource(None if settings.competitions == "bundled" else settings.competitions,
-                                      refresh_s=settings.competitions_refresh_s)
+    competitions = CompetitionsSource(settings.competitions, refresh_s=settings.competitions_refresh_s)
     return Services(settings, chain, open_hub(settings.hub, token=settings.hub_token), store, state, competitions,
                     worker, wallet, hotkey, weights)

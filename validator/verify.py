@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from node.competitions import Competition
 from node.gate import CheckedModel, ModelLimits, check_model_dir
-
 from node.hub import (
     DownloadTimeoutError,
     HubError,

@@ -6,7 +6,7 @@ import os
 import signal
 import time
 
-from node.refusal import Refused, RefusalKind
+from node.refusal import RefusalKind, Refused
 
 
 def pid() -> int:
