@@ -19,8 +19,7 @@ from node.scoring import (
     win_rates,
 )
 
-settings.register_profile("sn29", max_examples=150, deadline=None)
-settings.load_profile("sn29")
+PROPERTY = settings(max_examples=150, deadline=None)  # per test, not a global profile: other modules keep theirs
 
 # losses: a few exact-ish values (so ties and exact thresholds happen) plus failures
 LOSS = st.one_of(
@@ -65,12 +64,14 @@ def oracle_winners(losses, blocks, current, adv) -> list[int]:
     return out
 
 
+@PROPERTY
 @given(rounds())
 def test_matches_the_scalar_rule(case) -> None:
     losses, blocks, current, adv = case
     assert sample_winners(losses, blocks, current, **adv).tolist() == oracle_winners(losses, blocks, current, adv)
 
 
+@PROPERTY
 @given(rounds())
 def test_rates_are_a_partition_of_the_won_samples(case) -> None:
     losses, blocks, current, adv = case
@@ -82,6 +83,7 @@ def test_rates_are_a_partition_of_the_won_samples(case) -> None:
         assert math.isclose(rates.sum(), decided, abs_tol=1e-12)
 
 
+@PROPERTY
 @given(rounds(distinct_blocks=True), st.randoms(use_true_random=False))
 def test_model_order_does_not_matter_with_distinct_blocks(case, rnd) -> None:
     losses, blocks, current, adv = case
@@ -92,6 +94,7 @@ def test_model_order_does_not_matter_with_distinct_blocks(case, rnd) -> None:
     assert shuffled.tolist() == rates[perm].tolist()
 
 
+@PROPERTY
 @given(rounds(), st.data())
 def test_a_later_copy_never_wins_and_changes_nothing(case, data) -> None:
     losses, blocks, current, adv = case
@@ -105,6 +108,7 @@ def test_a_later_copy_never_wins_and_changes_nothing(case, data) -> None:
     assert after[:-1].tolist() == before.tolist()
 
 
+@PROPERTY
 @given(rounds())
 def test_failed_losses_never_win(case) -> None:
     losses, blocks, current, adv = case
@@ -118,6 +122,7 @@ def test_failed_losses_never_win(case) -> None:
     assert np.all(rates[np.all(~np.isfinite(losses), axis=1)] == 0)
 
 
+@PROPERTY
 @given(rounds())
 def test_without_advantage_the_lowest_loss_wins(case) -> None:
     losses, blocks, current, _ = case
@@ -128,6 +133,7 @@ def test_without_advantage_the_lowest_loss_wins(case) -> None:
     assert np.allclose(rates, absolute)
 
 
+@PROPERTY
 @given(rounds())
 def test_the_winner_beats_every_older_model_and_holds_off_every_newer_one(case) -> None:
     losses, blocks, current, adv = case
@@ -147,6 +153,7 @@ def test_the_winner_beats_every_older_model_and_holds_off_every_newer_one(case) 
                 assert theirs >= bar
 
 
+@PROPERTY
 @given(
     arrays(np.float64, st.tuples(st.integers(0, 4), st.integers(0, 30)), elements=LOSS),
     st.integers(1, 6),
@@ -172,6 +179,7 @@ def test_grouping_uses_only_n_g_and_seed(losses, group_size, seed) -> None:
         assert np.array_equal(group_losses(finite[1:], group_size, seed), group_losses(finite, group_size, seed)[1:])
 
 
+@PROPERTY
 @given(st.integers(0, 200), st.integers(1, 7), st.integers(0, 2**64 - 1))
 def test_grouping_keeps_every_finite_total(n_samples, group_size, seed) -> None:
     rng = np.random.default_rng(seed % 2**32)
@@ -181,6 +189,7 @@ def test_grouping_keeps_every_finite_total(n_samples, group_size, seed) -> None:
     assert grouped.sum(axis=1).tolist() == losses[:, kept].sum(axis=1).tolist()
 
 
+@PROPERTY
 @given(
     arrays(np.float64, st.integers(0, 8), elements=st.floats(0, 1)),
     st.floats(min_value=0.1, max_value=5.0),
@@ -196,6 +205,7 @@ def test_skewed_weights_sum_to_one_or_zero_and_keep_order(rates, skew) -> None:
     assert np.all(np.diff(weights[order]) >= -1e-15)
 
 
+@PROPERTY
 @given(rounds())
 def test_scalar_advantage_factor_in_range(case) -> None:
     _, blocks, current, adv = case

@@ -21,8 +21,7 @@ from node.scoring import (
     update_pool,
 )
 
-settings.register_profile("sn29-weights", max_examples=150, deadline=None)
-settings.load_profile("sn29-weights")
+PROPERTY = settings(max_examples=150, deadline=None)  # per test, not a global profile: other modules keep theirs
 
 HOTKEY = st.text(alphabet="abcdefgh", min_size=1, max_size=3)
 WEIGHT = st.one_of(st.just(0.0), st.floats(min_value=0.0, max_value=10.0))
@@ -89,6 +88,7 @@ def test_mix_rejects(bad) -> None:
         mix_competitions(bad)
 
 
+@PROPERTY
 @given(st.dictionaries(st.sampled_from(["c1", "c2", "c3"]), st.tuples(st.floats(0, 2), WEIGHTS)))
 def test_mix_sums_to_one_or_zero(comps) -> None:
     mixed = mix_competitions(comps)
@@ -152,6 +152,7 @@ def test_apply_bonus() -> None:
         apply_bonus({"a": 1.0}, {"b": 0.7, "c": 0.7})
 
 
+@PROPERTY
 @given(
     st.lists(
         st.builds(
@@ -214,6 +215,7 @@ def test_ema_rejects(previous, current, alpha) -> None:
         ema_update(previous, current, alpha)
 
 
+@PROPERTY
 @given(WEIGHTS, st.floats(0, 1))
 def test_ema_fixed_point(weights, alpha) -> None:
     again = ema_update(weights, weights, alpha)
@@ -222,6 +224,7 @@ def test_ema_fixed_point(weights, alpha) -> None:
         assert math.isclose(value, weights[hotkey], rel_tol=1e-12, abs_tol=1e-300)
 
 
+@PROPERTY
 @given(WEIGHTS, WEIGHTS, st.floats(0, 1))
 def test_ema_is_a_convex_combination(previous, current, alpha) -> None:
     out = ema_update(previous, current, alpha)
@@ -271,6 +274,7 @@ def test_pool_rejects() -> None:
         update_pool({"a": 0.5}, {"a": 1}, -1)
 
 
+@PROPERTY
 @given(
     st.dictionaries(HOTKEY, st.tuples(st.sampled_from([0.0, 0.1, 0.5, 1.0]), st.integers(0, 3))),
     st.integers(0, 8),

@@ -17,9 +17,10 @@ Schema (the SN29 reference validator's, validated strictly):
   a model with its own `tokenizer.json`, the named one being the fallback), `max_sequence_len`
   (4096 ids), `cap_sample_len` (null, characters), `group_samples` (1), `pool_size` (7),
   `pend_size` (3), `advantage_initial` (0.004), `advantage_decay` (0.995 per epoch of 361
-  blocks), `weight_skew_factor` (1.0), `discard_winrate` (0.0 = never discard; the reference used
-  0.02, but on a small network a few noisy rounds should not drop a model for good), `eval_dtype`
-  (`auto` = bfloat16 on CUDA, float32 on CPU; or `float32`/`bfloat16`), `add_bos` (false).
+  blocks), `weight_skew_factor` (1.0; the reference used 1.2), `discard_winrate` (0.0 = never
+  discard; the reference used 0.02, but on a small network a few noisy rounds should not drop a
+  model for good), `eval_dtype` (`auto` = bfloat16 on CUDA, float32 on CPU; or `float32` /
+  `bfloat16`), `add_bos` (false).
   A competition with `tokenizer` null must set `free_tokenizer`.
 * Any unknown key, wrong type or out-of-range value rejects the **whole** document with a
   `CompetitionsError` naming the competition and key; a source then keeps the previous one.
