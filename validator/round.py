@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from node.chain.types import Commitment
 from node.competitions import Competition, Competitions, parse_competitions
+from node.competitions.limits import model_limits
 from node.data import CorpusSource, Sample, seed_from_block_hash
 from node.data.tokenizer_files import competition_tokenizer_path
 from node.evaluation import EvalSettings
@@ -28,7 +29,7 @@ from validator.select import Candidate, History, network_favourites, select
 from validator.services import Services
 from validator.state import PlannedModel, Rejection, StaleTransition, Verdict
 from validator.sync import read_round_view
-from validator.verify import fetch_and_verify, limits_for
+from validator.verify import fetch_and_verify
 from validator.weights import uid_weights
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ class RoundRunner:
                                content_hash=cached["content_hash"])
             return "rejected"
         dtype = competition.eval_dtype_for(settings.device)
-        limits = limits_for(competition, None, dtype)
+        limits = model_limits(competition, dtype)
         try:
             verified = fetch_and_verify(self.s.hub, self.s.store, pointer, hotkey, competition, limits,
                                         timeout_s=settings.download_timeout_s)

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from node.chain.types import Metagraph
+from node.chain.ranking import network_favourites
+
+__all__ = ["Candidate", "History", "network_favourites", "select"]
 
 
 @dataclass(frozen=True)
@@ -39,19 +41,6 @@ class History:
     discarded: Collection[tuple[str, str]] = ()
     verified: Collection[tuple[str, str]] = ()
     last_evaluated: Mapping[tuple[str, str], int] | None = None  # round block of the last evaluation
-
-
-def network_favourites(weights: Mapping[int, Mapping[int, float]], metagraph: Metagraph) -> list[str]:
-    """Hotkeys by the stake-weighted sum of other validators' weights, highest first (ties by hotkey)."""
-    stake = {n.uid: max(n.stake, 0.0) for n in metagraph.neurons}
-    by_uid = {n.uid: n.hotkey for n in metagraph.neurons}
-    total: dict[str, float] = {}
-    for validator_uid, row in weights.items():
-        for uid, weight in row.items():
-            hotkey = by_uid.get(uid)
-            if hotkey is not None:
-                total[hotkey] = total.get(hotkey, 0.0) + stake.get(validator_uid, 0.0) * weight
-    return sorted((h for h, v in total.items() if v > 0), key=lambda h: (-total[h], h))
 
 
 def select(candidates: Sequence[Candidate], history: History, *, favourites: Sequence[str], limit: int,

@@ -69,17 +69,6 @@ def _hub_refusal(err: HubError) -> Refused:
     return Refused(RefusalKind.HUB_UNAVAILABLE, f"{type(err).__name__}: {err}")
 
 
-def limits_for(competition: Competition, memory_budget_bytes: int | None, dtype: str) -> ModelLimits:
-    return ModelLimits(
-        allowed_architectures=frozenset(competition.model_types),
-        max_parameters=competition.parameters,
-        max_total_bytes=competition.model_size,
-        max_sequence_len=competition.max_sequence_len,
-        memory_budget_bytes=memory_budget_bytes,
-        eval_dtype=dtype,
-    )
-
-
 def fetch_and_verify(
     hub: ModelHub,
     store: ModelStore,
