@@ -144,13 +144,19 @@ class Network:
         self.chain.commit(wallet, pointer)
         return pointer
 
+    def validator_flags(self, name: str, state_dir: Path) -> dict[str, str]:
+        """The settings of validator `name` on this network, as `{flag: value}`."""
+        return {
+            "subtensor.network": f"embedded:{self.chain_path}", "hub": f"directory:{self.root / 'hub'}",
+            "competitions": str(self.competitions), "wallet.name": "validators", "wallet.hotkey": name,
+            "wallet.path": str(self.wallets), "state.dir": str(state_dir),
+            "round.interval_blocks": str(self.interval), "round.samples": "12", "weights.interval_blocks": "1",
+            "poll_interval_s": "0.2", "eval.timeout_s": "300",
+        }
+
     def validator_command(self, name: str, state_dir: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "validator", "run",
-                "--subtensor.network", f"embedded:{self.chain_path}", "--hub", f"directory:{self.root / 'hub'}",
-                "--competitions", str(self.competitions), "--wallet.name", "validators", "--wallet.hotkey", name,
-                "--wallet.path", str(self.wallets), "--state.dir", str(state_dir),
-                "--round.interval_blocks", str(self.interval), "--round.samples", "12",
-                "--weights.interval_blocks", "1", "--poll_interval_s", "0.2", "--eval.timeout_s", "300", *extra]
+        flags = [part for key, value in self.validator_flags(name, state_dir).items() for part in (f"--{key}", value)]
+        return [sys.executable, "-m", "validator", "run", *flags, *extra]
 
 
 def validator_env() -> dict[str, str]:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 
 from node.chain import ChainReadError
+from validator.job import warm_up
 from validator.round import RoundRunner
 from validator.services import Services, build_services
 from validator.settings import Settings
@@ -69,6 +70,8 @@ class Daemon:
                 log.info("swept %d model evaluations a previous process left running", swept)
             log.info("validator %s on %s, state in %s", self.services.hotkey, self.settings.chain_spec,
                      self.settings.state_path)
+            warmed = self.services.worker.call(warm_up, timeout_s=600)
+            log.info("evaluation worker %s", "ready" if warmed.ok else f"not ready: {warmed.message}")
             while not self.stopping:
                 if self._reload_requested.is_set() and self._reload is not None:
                     self._apply_reload()

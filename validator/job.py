@@ -50,3 +50,11 @@ def evaluate_model(
     report = evaluate_checkpoint(model_dir, ids, settings)
     tokens = [max(len(x) - 1, 0) for x in ids]
     return JobResult(list(report.losses), tokens, batch.tokenizer_sha256, report.seconds, tuple(report.notes))
+
+
+def warm_up() -> bool:
+    """Import what evaluation needs, so a fresh worker pays its start-up before the first model, not during it."""
+    import node.evaluation  # noqa: F401
+    import node.gate  # noqa: F401
+
+    return True
