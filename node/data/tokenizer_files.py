@@ -21,6 +21,8 @@ from typing import Literal
 
 from tokenizers import Tokenizer
 
+from node.refusal import RefusalKind, Refused
+
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
 BOS_CANDIDATES = ("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>")
@@ -37,8 +39,21 @@ TOKENIZER_ALIASES = {
 Origin = Literal["competition", "model"]
 
 
-class TokenizerError(ValueError):
-    """A tokenizer file is missing, too large, unparsable, or lacks a needed special token."""
+class TokenizerError(Refused):
+    """A tokenizer file is missing, too large, unparsable, or lacks a needed special token (BAD_TOKENIZER)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(RefusalKind.BAD_TOKENIZER, message)
+
+    def __reduce__(self):
+        return (type(self), (self.message,))
+
+
+def is_native_failure(exc: BaseException) -> bool:
+    """True for what a native library raises when it fails, including a Rust panic: pyo3's
+    `PanicException` derives from BaseException, so `except Exception` lets it abort the whole round.
+    KeyboardInterrupt, SystemExit and GeneratorExit are never swallowed."""
+    return not isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
 
 
 @dataclass(frozen=True)
@@ -116,8 +131,10 @@ def load_tokenizer(
     data = read_bounded(path, max_bytes)
     try:
         tok = Tokenizer.from_str(data.decode("utf-8"))
-    except Exception as exc:  # the Rust parser raises plain Exception subclasses
-        raise TokenizerError(f"cannot parse {path}: {exc}") from exc
+    except BaseException as exc:  # plain Exceptions from the Rust parser, or a panic (BaseException)
+        if not is_native_failure(exc):
+            raise
+        raise TokenizerError(f"cannot parse {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
     return LoadedTokenizer(
         tokenizer=tok,
         path=path,
