@@ -14,7 +14,7 @@ well-known names present in the vocabulary.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -74,11 +74,17 @@ class LoadedTokenizer:
 
 
 def read_bounded(path: Path, max_bytes: int) -> bytes:
-    """Read a regular file, refusing anything over `max_bytes` (checked on the bytes read)."""
-    if not path.is_file():
+    """Read a regular file, refusing anything over `max_bytes` (checked on the bytes read). The file is
+    opened without following a symlink or blocking on a FIFO (`Refused(UNSAFE_FILE)`)."""
+    from node.gate.files import open_regular
+
+    if not path.exists() and not path.is_symlink():
         raise TokenizerError(f"not a file: {path}")
-    with path.open("rb") as fh:
-        data = fh.read(max_bytes + 1)
+    fd, _ = open_regular(path)
+    try:
+        data = os.pread(fd, max_bytes + 1, 0)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise TokenizerError(f"{path} exceeds the {max_bytes}-byte limit")
     return data
@@ -89,9 +95,15 @@ def _config_token(path: Path, key: str) -> str | None:
     cfg_path = path.with_name("tokenizer_config.json")
     if not cfg_path.is_file():
         return None
+    from node.gate.bounded_json import parse_json
+
     try:
-        cfg = json.loads(read_bounded(cfg_path, MAX_CONFIG_BYTES))
-    except (TokenizerError, json.JSONDecodeError, UnicodeDecodeError):
+        cfg = parse_json(read_bounded(cfg_path, MAX_CONFIG_BYTES), cfg_path.name)
+    except TokenizerError:
+        return None
+    except Refused as exc:
+        if exc.kind != RefusalKind.BAD_JSON:
+            raise  # a link or FIFO in the model folder is refused, not ignored
         return None
     value = cfg.get(key) if isinstance(cfg, dict) else None
     if isinstance(value, dict):
