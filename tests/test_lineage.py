@@ -16,9 +16,10 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from miner.growth import GrowthPlan, Heads, Hidden, Intermediate, Layers, NumLayers, Stack, Vocab, grow
-from node.lineage import head_placement, verify_growth
+from node.lineage import check_function, head_placement, verify_growth, verify_growth_isolated
 from node.lineage.checkpoint import LazyCheckpoint
 from node.lineage.samples import random_samples
+from node.refusal import RefusalKind, Refused
 from tiny_models import tiny_model
 
 SAMPLES = random_samples(96, count=4, length=24, seed=5)
@@ -76,7 +77,8 @@ def test_verify_fails_on_naive_head_append_with_changed_group(tmp_path):
     report = verify(parent, naive)
     assert not report.ok
     assert any("q_proj" in issue or "o_proj" in issue for issue in report.structure.issues), report.summary()
-    assert report.function.max_abs_delta > 0.01
+    assert report.function is None  # a structurally failed child is never loaded and run
+    assert check_function(parent, naive, SAMPLES).max_abs_delta > 0.01  # and it would indeed change the loss
 
 
 def test_naive_zero_pad_is_fine_when_group_size_is_kept(tmp_path):
@@ -102,7 +104,8 @@ def test_verify_fails_on_plain_mean_rmsnorm(tmp_path, family):
     report = verify(parent, child)
     assert not report.ok
     assert any("divisor" in issue for issue in report.structure.issues)
-    assert report.function.max_abs_delta > 1e-3
+    assert report.function is None
+    assert check_function(parent, child, SAMPLES).max_abs_delta > 1e-3
 
 
 def test_verify_fails_on_noisy_and_copied_writers(tmp_path):
@@ -113,7 +116,8 @@ def test_verify_fails_on_noisy_and_copied_writers(tmp_path):
     assert not noisy.ok and "down_proj" in noisy.structure.issues[0]
     gstack = verify(parent, tmp_path / "gstack")
     assert not gstack.ok and "not an identity" in gstack.structure.issues[0]
-    assert gstack.function.max_abs_delta > 1e-3
+    assert gstack.function is None
+    assert check_function(parent, tmp_path / "gstack", SAMPLES).max_abs_delta > 1e-3
 
 
 def test_vocab_growth_needs_explicit_acceptance(tmp_path):
@@ -134,8 +138,8 @@ def test_layer_map_equals_materialised_stacking(tmp_path):
     assert not virtual.exact  # tied copies re-run trained writers
     with safe_open(tmp_path / "virtual" / "model-00001-of-00001.safetensors", "pt") as handle:
         assert {int(n.split(".")[2]) for n in handle.keys() if n.startswith("model.layers.")} == {0, 1, 2, 3}  # noqa: SIM118
-    a = verify(parent, tmp_path / "copied").function.child_losses
-    b = verify(parent, tmp_path / "virtual").function.child_losses
+    a = check_function(parent, tmp_path / "copied", SAMPLES).child_losses  # neither is loss-preserving, so
+    b = check_function(parent, tmp_path / "virtual", SAMPLES).child_losses  # verify_growth stops at structure
     assert a == b
 
 
@@ -154,3 +158,14 @@ def test_growth_of_a_layer_mapped_parent(tmp_path):
     grow(tmp_path / "mapped", tmp_path / "grandchild", GrowthPlan([Hidden(96), NumLayers(8)]))
     report = verify(tmp_path / "mapped", tmp_path / "grandchild")
     assert report.ok, report.summary()
+
+
+def test_isolated_verification_matches_and_times_out(tmp_path):
+    parent = make_parent(tmp_path)
+    child = tmp_path / "child"
+    grow(parent, child, GrowthPlan([Intermediate(192)]))
+    report = verify_growth_isolated(parent, child, timeout_s=300, samples=SAMPLES)
+    assert report.ok and report.function.max_abs_delta == 0.0, report.summary()
+    with pytest.raises(Refused) as refused:
+        verify_growth_isolated(parent, child, timeout_s=0.01, samples=SAMPLES)
+    assert refused.value.kind == RefusalKind.EVAL_TIMEOUT

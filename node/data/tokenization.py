@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from node.data.sample import Sample
-from node.data.tokenizer_files import LoadedTokenizer, TokenizerError, competition_tokenizer_path, load_tokenizer
+from node.data.tokenizer_files import (
+    LoadedTokenizer,
+    TokenizerError,
+    competition_tokenizer_path,
+    is_native_failure,
+    load_tokenizer,
+)
+from node.refusal import RefusalKind, Refused
 
 DEFAULT_MAX_SEQUENCE_LEN = 4096
 MAX_ROUNDTRIP_FAILURES = 3  # reference: more failures than this with a model's tokenizer disqualify it
@@ -126,6 +133,13 @@ class TokenizedBatch:
     tokenizer_sha256: str
     model_error: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    model_error_kind: RefusalKind | None = None  # VOCAB or BAD_TOKENIZER when model_error is set
+
+    def refusal(self) -> Refused | None:
+        """The model-level verdict as the one refusal type (None when the model can be scored)."""
+        if self.model_error is None:
+            return None
+        return Refused(self.model_error_kind or RefusalKind.BAD_TOKENIZER, self.model_error)
 
     def id_lists(self) -> list[tuple[int, ...]]:
         """Ids per sample in order, `()` for failed ones: the loss engine scores those as inf."""
@@ -152,8 +166,10 @@ def tokenize_sample(sample: Sample, tok: LoadedTokenizer, policy: TokenizerPolic
     try:
         ids = tok.tokenizer.encode(text, add_special_tokens=False).ids
         decoded = tok.tokenizer.decode(ids, skip_special_tokens=False)
-    except Exception as exc:  # tokenizers raises plain Exceptions from Rust
-        return fail(Reason.ENCODE_ERROR, str(exc)[:200])
+    except BaseException as exc:  # plain Exceptions from Rust, or a panic (a BaseException, see is_native_failure)
+        if not is_native_failure(exc):
+            raise
+        return fail(Reason.ENCODE_ERROR, f"{type(exc).__name__}: {str(exc)[:200]}")
     if decoded != text:
         pairs = enumerate(zip(decoded, text, strict=False))
         at = next((i for i, (a, b) in pairs if a != b), min(len(decoded), len(text)))
@@ -185,9 +201,16 @@ def tokenize_samples(
     counts = Counter(t.reason.value if t.reason else "ok" for t in out)
     counts["capped"] = sum(t.capped for t in out)
     errors = []
+    kind = None
+    if tok.origin == "model" and (n_crash := counts.get(Reason.ENCODE_ERROR.value, 0)):
+        example = next(t.detail for t in out if t.reason == Reason.ENCODE_ERROR)
+        errors.append(f"model tokenizer failed to encode {n_crash} samples ({example[:120]})")
+        kind = RefusalKind.BAD_TOKENIZER
     if n_oov := counts.get(Reason.OUT_OF_VOCAB.value, 0):
         errors.append(f"{n_oov} samples have token ids >= the model's vocab size {vocab_size}")
+        kind = kind or RefusalKind.VOCAB
     n_roundtrip = counts.get(Reason.ROUNDTRIP.value, 0)
     if tok.origin == "model" and n_roundtrip > policy.max_roundtrip_failures:
         errors.append(f"model tokenizer fails the round trip on {n_roundtrip} samples")
-    return TokenizedBatch(out, tok.sha256, "; ".join(errors) or None, dict(counts))
+        kind = kind or RefusalKind.BAD_TOKENIZER
+    return TokenizedBatch(out, tok.sha256, "; ".join(errors) or None, dict(counts), kind)

@@ -14,12 +14,14 @@ well-known names present in the vocabulary.
 from __future__ import annotations
 
 import hashlib
-import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from tokenizers import Tokenizer
+
+from node.refusal import RefusalKind, Refused
 
 MAX_TOKENIZER_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -37,8 +39,21 @@ TOKENIZER_ALIASES = {
 Origin = Literal["competition", "model"]
 
 
-class TokenizerError(ValueError):
-    """A tokenizer file is missing, too large, unparsable, or lacks a needed special token."""
+class TokenizerError(Refused):
+    """A tokenizer file is missing, too large, unparsable, or lacks a needed special token (BAD_TOKENIZER)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(RefusalKind.BAD_TOKENIZER, message)
+
+    def __reduce__(self):
+        return (type(self), (self.message,))
+
+
+def is_native_failure(exc: BaseException) -> bool:
+    """True for what a native library raises when it fails, including a Rust panic: pyo3's
+    `PanicException` derives from BaseException, so `except Exception` lets it abort the whole round.
+    KeyboardInterrupt, SystemExit and GeneratorExit are never swallowed."""
+    return not isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit)
 
 
 @dataclass(frozen=True)
@@ -59,11 +74,17 @@ class LoadedTokenizer:
 
 
 def read_bounded(path: Path, max_bytes: int) -> bytes:
-    """Read a regular file, refusing anything over `max_bytes` (checked on the bytes read)."""
-    if not path.is_file():
+    """Read a regular file, refusing anything over `max_bytes` (checked on the bytes read). The file is
+    opened without following a symlink or blocking on a FIFO (`Refused(UNSAFE_FILE)`)."""
+    from node.gate.files import open_regular
+
+    if not path.exists() and not path.is_symlink():
         raise TokenizerError(f"not a file: {path}")
-    with path.open("rb") as fh:
-        data = fh.read(max_bytes + 1)
+    fd, _ = open_regular(path)
+    try:
+        data = os.pread(fd, max_bytes + 1, 0)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise TokenizerError(f"{path} exceeds the {max_bytes}-byte limit")
     return data
@@ -74,9 +95,15 @@ def _config_token(path: Path, key: str) -> str | None:
     cfg_path = path.with_name("tokenizer_config.json")
     if not cfg_path.is_file():
         return None
+    from node.gate.bounded_json import parse_json
+
     try:
-        cfg = json.loads(read_bounded(cfg_path, MAX_CONFIG_BYTES))
-    except (TokenizerError, json.JSONDecodeError, UnicodeDecodeError):
+        cfg = parse_json(read_bounded(cfg_path, MAX_CONFIG_BYTES), cfg_path.name)
+    except TokenizerError:
+        return None
+    except Refused as exc:
+        if exc.kind != RefusalKind.BAD_JSON:
+            raise  # a link or FIFO in the model folder is refused, not ignored
         return None
     value = cfg.get(key) if isinstance(cfg, dict) else None
     if isinstance(value, dict):
@@ -116,8 +143,10 @@ def load_tokenizer(
     data = read_bounded(path, max_bytes)
     try:
         tok = Tokenizer.from_str(data.decode("utf-8"))
-    except Exception as exc:  # the Rust parser raises plain Exception subclasses
-        raise TokenizerError(f"cannot parse {path}: {exc}") from exc
+    except BaseException as exc:  # plain Exceptions from the Rust parser, or a panic (BaseException)
+        if not is_native_failure(exc):
+            raise
+        raise TokenizerError(f"cannot parse {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
     return LoadedTokenizer(
         tokenizer=tok,
         path=path,

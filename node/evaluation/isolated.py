@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from node.refusal import RefusalKind, Refused
 
@@ -35,14 +36,48 @@ class EvalOutcome:
         return self.failure is None
 
 
-def _child(conn, worker: Worker, checkpoint_dir: str, samples, settings: EvalSettings) -> None:
+def _child(conn, worker: Callable[..., Any], args: tuple) -> None:
     try:
-        conn.send(("ok", worker(checkpoint_dir, samples, settings)))
+        conn.send(("ok", worker(*args)))
     except BaseException as exc:  # report everything, including MemoryError
         kind = exc.kind if isinstance(exc, Refused) else RefusalKind.EVAL_ERROR
         conn.send(("error", f"{type(exc).__name__}: {exc}", traceback.format_exc(limit=5), kind.value))
     finally:
         conn.close()
+
+
+@dataclass
+class IsolatedResult:
+    """What a spawned call returned, or why it did not (message and stable kind)."""
+
+    value: Any
+    failure: str | None = None
+    kind: RefusalKind | None = None
+
+
+def run_isolated(worker: Callable[..., Any], args: tuple, timeout_s: float) -> IsolatedResult:
+    """`worker(*args)` in a spawned process, killed after `timeout_s`; `worker` must be importable (picklable)."""
+    context = mp.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_child, args=(sender, worker, args), daemon=True)
+    process.start()
+    sender.close()
+    try:
+        if not receiver.poll(timeout_s):
+            return IsolatedResult(None, f"timeout: no result within {timeout_s:g} s", RefusalKind.EVAL_TIMEOUT)
+        try:
+            message = receiver.recv()
+        except EOFError:
+            process.join(5)
+            return IsolatedResult(None, _exit_reason(process.exitcode), RefusalKind.EVAL_CRASH)
+    finally:
+        if process.is_alive():
+            process.kill()
+        process.join(5)
+        receiver.close()
+    if message[0] == "error":
+        return IsolatedResult(None, f"evaluation failed: {message[1]}", RefusalKind(message[3]))
+    return IsolatedResult(message[1])
 
 
 def _exit_reason(exitcode: int | None) -> str:
@@ -61,28 +96,10 @@ def evaluate_isolated(
     timeout_s: float,
     worker: Worker = evaluate_checkpoint,
 ) -> EvalOutcome:
-    context = mp.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_child, args=(sender, worker, str(checkpoint_dir), list(samples), settings),
-                              daemon=True)
-    process.start()
-    sender.close()
-    try:
-        if not receiver.poll(timeout_s):
-            return EvalOutcome(None, f"timeout: no result within {timeout_s:g} s", RefusalKind.EVAL_TIMEOUT)
-        try:
-            message = receiver.recv()
-        except EOFError:
-            process.join(5)
-            return EvalOutcome(None, _exit_reason(process.exitcode), RefusalKind.EVAL_CRASH)
-    finally:
-        if process.is_alive():
-            process.kill()
-        process.join(5)
-        receiver.close()
-    if message[0] == "error":
-        return EvalOutcome(None, f"evaluation failed: {message[1]}", RefusalKind(message[3]))
-    report: EvalReport = message[1]
+    result = run_isolated(worker, (str(checkpoint_dir), list(samples), settings), timeout_s)
+    if result.failure is not None:
+        return EvalOutcome(None, result.failure, result.kind)
+    report: EvalReport = result.value
     nans = sum(1 for loss in report.losses if math.isnan(loss))
     if nans:
         return EvalOutcome(report, f"non-finite model: NaN loss on {nans} of {len(report.losses)} samples",

@@ -104,7 +104,7 @@ def check_tensors(tensors: dict[str, TensorMeta], shape: ConfigShape) -> int:
             if layer and int(layer.group(1)) >= shape.stored_layers:
                 raise Refused(RefusalKind.TENSOR_NAMES, f"{name[:80]}: stored layer {layer.group(1)} is never run "
                               f"(the config stores {shape.stored_layers} layers)")
-            raise Refused(RefusalKind.TENSOR_NAMES, f"unexpected tensor {name[:80]!r} for a "
+            raise Refused(RefusalKind.TENSOR_NAMES, f"unexpected tensor {name[:80]!r} for this "
                           f"{'tied' if shape.tied else 'untied'} {shape.model_type} config")
         if meta.shape != dims:
             raise Refused(RefusalKind.TENSOR_SHAPE, f"{name}: shape {list(meta.shape)}, but the config implies "

@@ -71,8 +71,10 @@ def check_identity(raw: Mapping[str, Any], limits: ModelLimits) -> ModelFamily:
         allowed = allowed & limits.allowed_architectures
     architectures = raw.get("architectures")
     if not isinstance(architectures, list) or len(architectures) != 1 or architectures[0] not in allowed:
+        competition = "" if limits.allowed_architectures is None else \
+            f" (the competition allows {sorted(limits.allowed_architectures)})"
         raise Refused(RefusalKind.ARCHITECTURE, f"architectures {architectures!r:.120} is not exactly one of "
-                      f"{sorted(allowed)}")
+                      f"{sorted(allowed)}{competition}")
     for key in FORBIDDEN_KEYS:
         if raw.get(key) is not None:
             raise bad(key, "quantized checkpoints are not evaluated")

@@ -70,7 +70,10 @@ def read_header(path: str | os.PathLike[str], limits: ModelLimits) -> dict[str, 
         os.close(fd)
     if not raw.startswith(b"{"):
         raise _bad(shard, "header does not start with '{'")
-    header = parse_json(raw, f"{shard} header", max_depth=3, max_int_digits=limits.max_int_digits)
+    try:
+        header = parse_json(raw, f"{shard} header", max_depth=3, max_int_digits=limits.max_int_digits)
+    except Refused as exc:
+        raise _bad(shard, exc.message) from None
     if not isinstance(header, dict):
         raise _bad(shard, "header is not a JSON object")
     metadata = header.pop("__metadata__", None)
@@ -99,7 +102,12 @@ def read_header(path: str | os.PathLike[str], limits: ModelLimits) -> dict[str, 
         spans.append((begin, end, name))
         tensors[name] = TensorMeta(name, dtype, shape, shard)
     spans.sort()
-    for (_, end, first), (begin, _, second) in zip(spans, spans[1:], strict=False):
-        if begin < end:
-            raise _bad(shard, f"tensors {first[:60]!r} and {second[:60]!r} overlap")
+    position = 0  # like the safetensors library: the tensors tile the data section, no gap, no overlap
+    for begin, end, name in spans:
+        if begin != position:
+            what = "overlaps the tensor before it" if begin < position else f"leaves a gap at byte {position}"
+            raise _bad(shard, f"tensor {name[:60]!r} {what}")
+        position = end
+    if position != data_size:
+        raise _bad(shard, f"the tensors cover {position} of the {data_size} data bytes")
     return tensors

@@ -23,17 +23,57 @@ from pathlib import Path
 
 from node.hub.base import HubFile, ModelHub, RevisionInfo
 from node.hub.errors import IntegrityError, RevisionNotFoundError
-from node.hub.fsutil import copy_hashing, create_once, temp_path, write_atomic
+from node.hub.fsutil import copy_hashing, create_once, open_regular_file, temp_path, write_atomic
 from node.identity import (
     MODEL_FILE_PATTERNS,
     FileDigest,
     FileNameError,
+    check_file_name,
     select_model_files,
     split_repo_id,
 )
+from node.identity.files import matches
 from node.identity.hashing import manifest_bytes, sha256_file
+from node.refusal import Refused
 
 _REVISION = re.compile(r"[0-9a-f]{40}", re.ASCII)
+_SHA256 = re.compile(r"[0-9a-f]{64}", re.ASCII)
+MAX_MANIFEST_BYTES = 4 << 20
+MAX_MANIFEST_FILES = 4096
+FILE_KEYS = frozenset({"name", "size", "sha256"})
+
+
+def parse_manifest(data: bytes, revision: str) -> dict[str, HubFile]:
+    """A manifest's files, strictly: flat safe names, sizes, lowercase-hex sha256 (the blob path is built from
+    it, so anything else could leave the hub root), and a revision id that matches the listed contents."""
+    from node.gate.bounded_json import parse_json
+
+    try:
+        manifest = parse_json(data, "manifest", max_depth=4)
+    except Refused as err:
+        raise IntegrityError(f"corrupt manifest: {err.message}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, list) or not files or len(files) > MAX_MANIFEST_FILES:
+        raise IntegrityError(f"manifest of {revision} must list 1..{MAX_MANIFEST_FILES} files")
+    listed: dict[str, HubFile] = {}
+    for entry in files:
+        if not isinstance(entry, dict) or set(entry) != FILE_KEYS:
+            raise IntegrityError(f"manifest entry {str(entry)[:80]!r} must have exactly {sorted(FILE_KEYS)}")
+        name, size, sha256 = entry["name"], entry["size"], entry["sha256"]
+        try:
+            check_file_name(name)
+        except FileNameError as err:
+            raise IntegrityError(f"manifest: {err}") from None
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise IntegrityError(f"manifest: size of {name} is {size!r:.40}, not a byte count")
+        if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+            raise IntegrityError(f"manifest: sha256 of {name} is {str(sha256)[:80]!r}, not 64 lowercase hex digits")
+        if name in listed:
+            raise IntegrityError(f"manifest lists {name} twice")
+        listed[name] = HubFile(name, size, sha256)
+    if revision_id(FileDigest(f.name, f.sha256, f.size) for f in listed.values()) != revision:
+        raise IntegrityError(f"manifest contents do not hash to its revision id {revision}")
+    return listed
 
 
 def revision_id(files: Iterable[FileDigest]) -> str:
@@ -57,8 +97,12 @@ class DirectoryHub(ModelHub):
     def upload(self, repo_id: str, folder: Path, *, message: str = "Upload model") -> str:
         repo = self._repo_dir(repo_id)
         folder = Path(folder)
+        unsafe = sorted(p.name for p in folder.iterdir()
+                        if matches(p.name) and (p.is_symlink() or not p.is_file()))
+        if unsafe:  # dropping them would publish a revision without, say, its config.json
+            raise IntegrityError(f"refusing to upload {folder}: {unsafe[:5]} are symlinks or not regular files")
         try:
-            names = select_model_files(p.name for p in folder.iterdir() if p.is_file() and not p.is_symlink())
+            names = select_model_files(p.name for p in folder.iterdir() if p.is_file())
         except FileNameError as err:
             raise IntegrityError(str(err)) from None
         if not names:
@@ -104,12 +148,13 @@ class DirectoryHub(ModelHub):
             raise RevisionNotFoundError(f"revision {str(revision)[:60]!r} is not a 40-hex id")
         path = self._repo_dir(repo_id) / f"{revision}.json"
         try:
-            manifest = json.loads(path.read_text())
-            listed = {f["name"]: HubFile(f["name"], int(f["size"]), f["sha256"]) for f in manifest["files"]}
+            with open_regular_file(path) as handle:
+                data = handle.read(MAX_MANIFEST_BYTES + 1)
         except FileNotFoundError:
             raise RevisionNotFoundError(f"{repo_id}@{revision} does not exist") from None
-        except (ValueError, KeyError, TypeError) as err:
-            raise IntegrityError(f"corrupt manifest {path}: {err}") from None
+        if len(data) > MAX_MANIFEST_BYTES:
+            raise IntegrityError(f"manifest {path} is over {MAX_MANIFEST_BYTES} bytes")
+        listed = parse_manifest(data, revision)
         try:
             chosen = select_model_files(listed, patterns)
         except FileNameError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import stat
 import time
 import uuid
 from collections.abc import Iterator
@@ -51,15 +52,41 @@ def create_once(path: Path, data: bytes) -> bool:
         tmp.unlink(missing_ok=True)
 
 
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def open_regular_file(path: Path):
+    """Open `path` for reading only if it is a regular file, without following a symlink and without
+    blocking (a FIFO put in its place would make a plain `open` wait forever, past any deadline).
+    `IntegrityError` otherwise; `FileNotFoundError` passes through."""
+    from node.hub.errors import IntegrityError
+
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise IntegrityError(f"{path.name} cannot be opened safely ({err.strerror}); links are not followed") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise IntegrityError(f"{path.name} is not a regular file (mode {stat.filemode(mode)})")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
 def copy_hashing(
     src: Path, dst: Path, *, deadline: float | None = None, limit: int | None = None
 ) -> tuple[str, int]:
-    """Copy `src` to `dst` (fsync'd) and return (sha256 hex, size) of the bytes actually copied."""
+    """Copy `src` (a regular file, see `open_regular_file`) to `dst` (fsync'd) and return (sha256 hex, size)
+    of the bytes actually copied; the deadline is checked before opening and after every chunk."""
     from node.hub.errors import DownloadTimeoutError, TooLargeError
 
+    if deadline is not None and time.monotonic() > deadline:
+        raise DownloadTimeoutError(f"copying {src.name} passed its deadline")
     digest = hashlib.sha256()
     size = 0
-    with open(src, "rb") as reader, open(dst, "wb") as writer:
+    with open_regular_file(src) as reader, open(dst, "wb") as writer:
         while chunk := reader.read(CHUNK):
             size += len(chunk)
             if limit is not None and size > limit:

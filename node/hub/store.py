@@ -28,10 +28,13 @@ from node.hub.errors import HubError, IntegrityError, TooLargeError
 from node.hub.fsutil import file_lock
 from node.hub.leases import Lease, release, try_exclusive
 from node.identity import split_repo_id
+from node.refusal import RefusalKind
 
 
 class StoreFullError(HubError):
     """The model cannot fit: everything evictable is gone and the rest is in use (or the disk is full)."""
+
+    default_kind = RefusalKind.STORE_FULL
 
 
 @dataclass(frozen=True)

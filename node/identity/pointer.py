@@ -17,6 +17,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from node.refusal import RefusalKind, Refused
+
 SEPARATOR = ":"
 FIELD_COUNT = 5
 # The chain's commitment field is a Raw<=128 byte string; anything longer cannot be committed at all.
@@ -31,12 +33,15 @@ _HASH = re.compile(r"[A-Za-z0-9+/]{43}=", re.ASCII)
 _COMPETITION = re.compile(r"[A-Za-z0-9_-]{1,32}", re.ASCII)
 
 
-class PointerError(ValueError):
-    """A string is not a valid model pointer; `reason` says which rule it broke."""
+class PointerError(Refused):
+    """A string is not a valid model pointer (kind BAD_POINTER); `reason` says which rule it broke."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(RefusalKind.BAD_POINTER, reason)
         self.reason = reason
+
+    def __reduce__(self):
+        return (type(self), (self.reason,))
 
 
 @dataclass(frozen=True)
@@ -123,10 +128,15 @@ def _check_fields(namespace: str, name: str, commit: str, hash_: str, competitio
     if not _HASH.fullmatch(hash_):
         raise PointerError(f"hash {hash_[:60]!r} is not a 44-character base64 sha256 digest")
     try:
-        if len(base64.b64decode(hash_, validate=True)) != 32:
-            raise PointerError("hash does not decode to 32 bytes")
+        digest = base64.b64decode(hash_, validate=True)
     except binascii.Error as err:
         raise PointerError(f"hash is not valid base64: {err}") from None
+    if len(digest) != 32:
+        raise PointerError("hash does not decode to 32 bytes")
+    # The last character carries 2 unused bits; only the spelling with them zero is canonical, so one
+    # digest has exactly one accepted string (else two commitments of one model would compare unequal).
+    if base64.b64encode(digest).decode("ascii") != hash_:
+        raise PointerError(f"hash {hash_!r} is not the canonical base64 spelling of its digest")
     if not _COMPETITION.fullmatch(competition):
         raise PointerError(
             f"competition {competition[:60]!r} must be 1-32 ASCII letters, digits, '_' or '-'"

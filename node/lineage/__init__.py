@@ -9,7 +9,7 @@ from .functional import FunctionReport, check_function
 from .placement import NEW, AxisMap, WidthDims, WidthPlacement, head_placement
 from .roles import Kind, Role, parse_name
 from .structure import StructureReport, check_structure
-from .verify import DEFAULT_TOLERANCE, LineageReport, verify_growth
+from .verify import DEFAULT_TOLERANCE, LineageReport, verify_growth, verify_growth_isolated
 
 __all__ = [
     "DEFAULT_TOLERANCE",
@@ -28,4 +28,5 @@ __all__ = [
     "head_placement",
     "parse_name",
     "verify_growth",
+    "verify_growth_isolated",
 ]

@@ -3,6 +3,11 @@
 `verify_growth` is what `python -m miner verify-growth` runs and what a validator calls to certify
 lineage: a structural check (parent weights inside the child, new writers zero, norm divisor
 frozen) and a functional check (per-sample held-out loss equal within `tolerance` nats).
+
+Both folders pass the gate first (`read_model_config`), and the functional check runs only when the
+structure is sound: a child that already failed is never loaded and run. A validator calls
+`verify_growth_isolated`, which runs the whole certification in a spawned process with a time limit,
+so a hostile child can neither hang nor crash the daemon.
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from pathlib import Path
 
 import torch
 
+from node.evaluation.isolated import run_isolated
 from node.modeling import read_model_config
+from node.refusal import Refused
 
 from .functional import FunctionReport, check_function
 from .samples import DEFAULT_MAX_TOKENS, default_samples
@@ -60,6 +67,7 @@ def verify_growth(parent_dir: str | Path, child_dir: str | Path, *, samples: lis
     report = LineageReport(structure, None, tolerance, allow_vocab_penalty=allow_vocab_penalty)
     if not structure.ok:
         report.problems.append(f"{len(structure.issues)} structural issue(s)")
+        return report  # never load and run a child whose structure already failed
     if functional:
         vocab = read_model_config(parent_dir).vocab_size
         if samples is None:
@@ -73,3 +81,17 @@ def verify_growth(parent_dir: str | Path, child_dir: str | Path, *, samples: lis
             report.problems.append(f"grown vocabulary raises the loss by up to {report.function.vocab_penalty:.6g} "
                                    "nats (accept with allow_vocab_penalty)")
     return report
+
+
+def _verify_growth_kwargs(parent_dir: str, child_dir: str, kwargs: dict) -> LineageReport:
+    return verify_growth(parent_dir, child_dir, **kwargs)
+
+
+def verify_growth_isolated(parent_dir: str | Path, child_dir: str | Path, *, timeout_s: float = 600.0,
+                           **kwargs) -> LineageReport:
+    """`verify_growth` in a spawned process killed after `timeout_s`; a refusal inside keeps its kind, a
+    timeout or crash raises `Refused` with EVAL_TIMEOUT / EVAL_CRASH."""
+    result = run_isolated(_verify_growth_kwargs, (str(parent_dir), str(child_dir), kwargs), timeout_s)
+    if result.failure is not None:
+        raise Refused(result.kind, f"lineage check: {result.failure}")
+    return result.value
