@@ -1,0 +1,102 @@
+"""Verify one committed model before it is evaluated: hub metadata, hash, size, download, files, config.
+
+Shared by the validator (every model of a round; `validator.verify` re-exports it) and the miner (the current
+best model that `python -m miner publish` compares against), so both accept exactly the same models.
+
+Order matters: every check that metadata allows runs before a byte is downloaded (size against the
+competition's limit, the hotkey-bound hash where the hub lists every sha256), and the gate
+(`node.gate.check_model_dir`) reads the downloaded folder's metadata before any tensor is touched.
+Each failure is a `Refused` with a stable kind; `transient` kinds (hub down, disk full) are retried later
+and never held against the model.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from node.competitions import Competition
+from node.gate import CheckedModel, ModelLimits, check_model_dir
+from node.hub import (
+    DownloadTimeoutError,
+    HubError,
+    HubUnavailableError,
+    IntegrityError,
+    ModelHub,
+    RevisionInfo,
+    RevisionNotFoundError,
+    TooLargeError,
+)
+from node.hub.leases import Lease
+from node.hub.store import ModelStore, StoreFullError
+from node.identity import ModelPointer, digests_from_folder, dir_hash, hash_scheme
+from node.refusal import RefusalKind, Refused
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VerifiedModel:
+    """A model that passed every check, held in the store by `lease` until released."""
+
+    lease: Lease
+    content_hash: str
+    checked: CheckedModel
+    hash_scheme: str  # "sn29-v1" | "reference"
+
+    @property
+    def path(self):
+        return self.lease.path
+
+
+def hub_refusal(err: HubError) -> Refused:
+    """The stable refusal kind for a hub failure (transient kinds: hub down, store full)."""
+    if isinstance(err, RevisionNotFoundError):
+        return Refused(RefusalKind.REVISION_NOT_FOUND, str(err))
+    if isinstance(err, TooLargeError):
+        return Refused(RefusalKind.TOO_LARGE, str(err))
+    if isinstance(err, StoreFullError):
+        return Refused(RefusalKind.STORE_FULL, str(err))
+    if isinstance(err, IntegrityError):
+        return Refused(RefusalKind.INTEGRITY, str(err))
+    if isinstance(err, (HubUnavailableError, DownloadTimeoutError)):
+        return Refused(RefusalKind.HUB_UNAVAILABLE, str(err))
+    return Refused(RefusalKind.HUB_UNAVAILABLE, f"{type(err).__name__}: {err}")
+
+
+def fetch_and_verify(
+    hub: ModelHub,
+    store: ModelStore,
+    pointer: ModelPointer,
+    hotkey: str,
+    competition: Competition,
+    limits: ModelLimits,
+    *,
+    timeout_s: float,
+) -> VerifiedModel:
+    """Every check in order; raises `Refused`. The caller releases `result.lease` when done."""
+    try:
+        info: RevisionInfo = hub.revision_info(pointer.repo_id, pointer.commit)
+        info.check_size(competition.model_size)
+    except HubError as err:
+        raise hub_refusal(err) from None
+    except ValueError as err:  # a listing with unsafe names or sha256 values
+        raise Refused(RefusalKind.INTEGRITY, str(err)) from None
+    if info.complete_digests and hash_scheme(info.digests(), hotkey, pointer.hash) is None:
+        raise Refused(RefusalKind.HASH_MISMATCH,
+                      f"the files of {pointer.repo_id}@{pointer.commit} do not hash to the commitment for {hotkey}")
+    try:
+        lease = store.fetch(hub, pointer.repo_id, pointer.commit, max_bytes=competition.model_size,
+                            timeout=timeout_s)
+    except HubError as err:
+        raise hub_refusal(err) from None
+    try:
+        digests = digests_from_folder(lease.path)
+        scheme = hash_scheme(digests, hotkey, pointer.hash)
+        if scheme is None:
+            raise Refused(RefusalKind.HASH_MISMATCH, "the downloaded files do not hash to the commitment")
+        checked = check_model_dir(lease.path, limits)
+        return VerifiedModel(lease, dir_hash(digests), checked, scheme)
+    except BaseException:
+        lease.release()
+        raise
