@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from node.chain import ChainReadError
-from validator.job import warm_up
+from node.evaluation.model_job import warm_up
 from validator.round import RoundRunner
 from validator.services import Services, build_services
 from validator.settings import Settings

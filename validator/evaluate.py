@@ -20,7 +20,7 @@ from node.data.seeding import select_ids
 from node.evaluation import EvalSettings
 from node.refusal import Refused
 from node.worker import IsolatedWorker
-from validator.job import JobResult, evaluate_model
+from node.evaluation.model_job import JobResult, evaluate_model
 from validator.state import LossRow, StateStore
 
 

@@ -29,7 +29,7 @@ from validator.select import Candidate, History, network_favourites, select
 from validator.services import Services
 from validator.state import PlannedModel, Rejection, StaleTransition, Verdict
 from validator.sync import read_round_view
-from validator.verify import fetch_and_verify
+from node.verify import fetch_and_verify
 from validator.weights import uid_weights
 
 log = logging.getLogger(__name__)

@@ -106,6 +106,19 @@ def model_hash(files: Iterable[FileDigest], hotkey: str) -> str:
     return bind_to_hotkey(dir_hash(files), hotkey)
 
 
+def hash_scheme(digests: Iterable[FileDigest], hotkey: str, committed: str) -> str | None:
+    """Which scheme makes these files hash to the committed value for this hotkey: "sn29-v1" (`model_hash`),
+    "reference" (`reference_dir_hash`, accepted for existing commitments) or None (neither).
+
+    Shared by the validator (after download) and the miner (the current best model it compares against)."""
+    digests = list(digests)
+    if bind_to_hotkey(dir_hash(digests), hotkey) == committed:
+        return "sn29-v1"
+    if bind_to_hotkey(reference_dir_hash(digests), hotkey) == committed:
+        return "reference"
+    return None
+
+
 def digests_from_folder(
     folder: str | os.PathLike[str], patterns: Iterable[str] = MODEL_FILE_PATTERNS
 ) -> list[FileDigest]:

@@ -1,5 +1,8 @@
 """Verify one committed model before it is evaluated: hub metadata, hash, size, download, files, config.
 
+Shared by the validator (every model of a round) and the miner (the current
+best model that `python -m miner publish` compares against), so both accept exactly the same models.
+
 Order matters: every check that metadata allows runs before a byte is downloaded (size against the
 competition's limit, the hotkey-bound hash where the hub lists every sha256), and the gate
 (`node.gate.check_model_dir`) reads the downloaded folder's metadata before any tensor is touched.
@@ -26,7 +29,7 @@ from node.hub import (
 )
 from node.hub.leases import Lease
 from node.hub.store import ModelStore, StoreFullError
-from node.identity import FileDigest, ModelPointer, bind_to_hotkey, digests_from_folder, dir_hash, reference_dir_hash
+from node.identity import ModelPointer, digests_from_folder, dir_hash, hash_scheme
 from node.refusal import RefusalKind, Refused
 
 log = logging.getLogger(__name__)
@@ -46,16 +49,8 @@ class VerifiedModel:
         return self.lease.path
 
 
-def hash_scheme(digests: list[FileDigest], hotkey: str, committed: str) -> str | None:
-    """Which scheme makes these files hash to the committed value for this hotkey (None: neither)."""
-    if bind_to_hotkey(dir_hash(digests), hotkey) == committed:
-        return "sn29-v1"
-    if bind_to_hotkey(reference_dir_hash(digests), hotkey) == committed:
-        return "reference"
-    return None
-
-
-def _hub_refusal(err: HubError) -> Refused:
+def hub_refusal(err: HubError) -> Refused:
+    """The stable refusal kind for a hub failure (transient kinds: hub down, store full)."""
     if isinstance(err, RevisionNotFoundError):
         return Refused(RefusalKind.REVISION_NOT_FOUND, str(err))
     if isinstance(err, TooLargeError):
@@ -84,7 +79,7 @@ def fetch_and_verify(
         info: RevisionInfo = hub.revision_info(pointer.repo_id, pointer.commit)
         info.check_size(competition.model_size)
     except HubError as err:
-        raise _hub_refusal(err) from None
+        raise hub_refusal(err) from None
     except ValueError as err:  # a listing with unsafe names or sha256 values
         raise Refused(RefusalKind.INTEGRITY, str(err)) from None
     if info.complete_digests and hash_scheme(info.digests(), hotkey, pointer.hash) is None:
@@ -94,7 +89,7 @@ def fetch_and_verify(
         lease = store.fetch(hub, pointer.repo_id, pointer.commit, max_bytes=competition.model_size,
                             timeout=timeout_s)
     except HubError as err:
-        raise _hub_refusal(err) from None
+        raise hub_refusal(err) from None
     try:
         digests = digests_from_folder(lease.path)
         scheme = hash_scheme(digests, hotkey, pointer.hash)

@@ -1,8 +1,10 @@
-"""What the isolated evaluation process runs for one model: tokenise, check, evaluate. Never in the daemon.
+"""What an isolated evaluation process runs for one model: tokenise, check, evaluate. Never in the caller.
 
-Everything that touches the miner's files beyond their metadata happens here, inside the worker process with
+Everything that touches a model's files beyond their metadata happens here, inside the worker process with
 its time limit: the model's own tokenizer (with `free_tokenizer`), the weights' finiteness scan and the
 forward passes. A hang, a native crash or an out-of-memory kill therefore costs one model, not the round.
+The validator and the miner's publish check run this same function, so a
+miner's comparison uses exactly the validator's tokenisation, checks and loss.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from node.data import Sample, TokenizerError, TokenizerPolicy, tokenize_samples
-from node.evaluation import EvalSettings, evaluate_checkpoint
+from node.evaluation.engine import EvalSettings, evaluate_checkpoint
 from node.modeling import read_model_config
 from node.refusal import RefusalKind, Refused
 
@@ -54,7 +56,6 @@ def evaluate_model(
 
 def warm_up() -> bool:
     """Import what evaluation needs, so a fresh worker pays its start-up before the first model, not during it."""
-    import node.evaluation  # noqa: F401
     import node.gate  # noqa: F401
 
     return True
