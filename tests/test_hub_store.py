@@ -127,3 +127,15 @@ def test_lease_held_by_another_process_lives_and_dies_with_it(hub: CountingHub, 
     with store.fetch(hub, *b) as lease:
         assert lease.path.is_dir()
     assert [m.key for m in store.models()] == [model_key(*b)]
+
+
+def test_a_download_killed_mid_file_resumes_and_stores_only_the_model_files(hub: CountingHub, tmp_path: Path) -> None:
+    store = ModelStore(tmp_path / "store", max_bytes=10 * SIZE)
+    repo = publish(hub, tmp_path, "k")
+    partial = store.root / "partial" / model_key(*repo)
+    partial.mkdir(parents=True)
+    (partial / "config.json").write_text("{}")  # a file finished before the kill is kept
+    (partial / ".model.safetensors.4242.deadbeef").write_bytes(b"k" * 10)  # the copy the kill interrupted
+    with store.fetch(hub, *repo) as lease:
+        assert sorted(p.name for p in lease.path.iterdir()) == ["config.json", "model.safetensors"]
+        assert folder_model_hash(lease.path, HOTKEY) == hub.revision_info(*repo).model_hash(HOTKEY)

@@ -10,8 +10,8 @@ from node.hub.directory import DirectoryHub
 from node.hub.store import ModelStore
 from node.identity import ModelPointer, bind_to_hotkey, digests_from_folder, model_hash, reference_dir_hash
 from node.refusal import RefusalKind, Refused
-from tiny_models import tiny_model
 from node.verify import fetch_and_verify
+from tiny_models import tiny_model
 
 HOTKEY = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY"
 OTHER = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty"

@@ -18,9 +18,9 @@ from dataclasses import asdict, dataclass
 from node.data import Sample, TokenizerPolicy
 from node.data.seeding import select_ids
 from node.evaluation import EvalSettings
+from node.evaluation.model_job import JobResult, evaluate_model
 from node.refusal import Refused
 from node.worker import IsolatedWorker
-from node.evaluation.model_job import JobResult, evaluate_model
 from validator.state import LossRow, StateStore
 
 

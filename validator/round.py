@@ -22,6 +22,7 @@ from node.data.tokenizer_files import competition_tokenizer_path
 from node.evaluation import EvalSettings
 from node.identity import parse_pointer, read_pointer, sha256_file
 from node.refusal import RefusalKind, Refused
+from node.verify import fetch_and_verify
 from validator import lineage as lineage_check
 from validator.evaluate import RoundEvaluator, policy_key
 from validator.score import ScoredModel, score_round
@@ -29,10 +30,14 @@ from validator.select import Candidate, History, network_favourites, select
 from validator.services import Services
 from validator.state import PlannedModel, Rejection, StaleTransition, Verdict
 from validator.sync import read_round_view
-from node.verify import fetch_and_verify
 from validator.weights import uid_weights
 
 log = logging.getLogger(__name__)
+
+# Failures retried within the round and never stored as a verdict on the model: the validator's surroundings
+# (hub down, disk full), or bytes that arrived wrong (a dropped connection, a corrupted transfer), which a
+# fresh download can fix. A wrong hash computed from the hub's own metadata is the commitment's fault instead.
+RETRY_KINDS = frozenset({RefusalKind.HUB_UNAVAILABLE, RefusalKind.STORE_FULL, RefusalKind.INTEGRITY})
 
 
 def document_json(competitions: Competitions) -> str:
@@ -225,7 +230,7 @@ class RoundRunner:
 
     def _refused(self, ctx: RoundContext, row, refusal: Refused) -> str:
         state, block, hotkey = self.s.state, ctx.block, row["hotkey"]
-        if refusal.kind.transient:
+        if refusal.kind in RETRY_KINDS:
             state.note_error("hub_errors", refusal.kind.value)
             if row["attempts"] + 1 < self.s.settings.transient_retries:
                 state.release_model(block, hotkey, refusal.kind.value, refusal.message)
@@ -265,7 +270,7 @@ class RoundRunner:
                 row["hotkey"], row["uid"], row["pointer"], int(row["commit_block"]), row["content_hash"],
                 [cached[i].loss for i in ids], [cached[i].tokens for i in ids]))
         carried: dict[str, list[tuple[str, str]]] = {}
-        transient = {RefusalKind.HUB_UNAVAILABLE.value, RefusalKind.STORE_FULL.value}
+        transient = {kind.value for kind in RETRY_KINDS}
         failed = {(r["hotkey"], r["pointer"]) for r in state.round_models(ctx.block, ["failed"])
                   if r["reason"] in transient}
         for cid in ctx.competitions.entries:

@@ -53,6 +53,16 @@ def model_key(repo_id: str, revision: str) -> str:
     return f"{namespace}--{name}--{revision}"
 
 
+def _keep_only(folder: Path, names: set[str]) -> None:
+    """Remove what a killed earlier download left behind (temporary files) so a stored model holds its files only."""
+    for entry in folder.iterdir():
+        if entry.name not in names:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 def _folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
@@ -126,10 +136,11 @@ class ModelStore:
         already = _folder_size(partial) if partial.is_dir() else 0
         self.make_room(max(info.total_size - already, 0), keep={key})
         try:
-            hub.download(repo_id, revision, partial, max_bytes=max_bytes, timeout=timeout)
+            done = hub.download(repo_id, revision, partial, max_bytes=max_bytes, timeout=timeout)
         except (TooLargeError, IntegrityError):
             shutil.rmtree(partial, ignore_errors=True)  # nothing worth resuming
             raise
+        _keep_only(partial, {f.name for f in done.files})
         os.rename(partial, self.root / "models" / key)
 
     def models(self) -> list[StoredModel]:
