@@ -18,7 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from validator import display  # noqa: E402
+from node import display  # noqa: E402
 
 WIDTH, HEIGHT, DPI = 960, 480, 100
 

@@ -14,7 +14,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from validator import display, plots
+from node import display
+from validator import plots
 from validator.settings import Settings
 from validator.state.queries import NoState, StateView, state_file
 

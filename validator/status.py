@@ -14,7 +14,7 @@ from typing import TextIO
 from rich.console import Console
 from rich.table import Table
 
-from validator import display
+from node import display
 from validator.settings import Settings
 from validator.state.queries import ModelLine, NoState, StateView, Status, state_file
 

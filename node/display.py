@@ -1,4 +1,5 @@
-"""How the operator's tools spell things: short hotkeys and pointers, ages, numbers (one place, so they agree)."""
+"""How the operator tools (validator status and report, miner status) spell things, in one place so they agree:
+short hotkeys and pointers, ages, numbers."""
 
 from __future__ import annotations
 
