@@ -20,6 +20,7 @@ from pathlib import Path
 from node import display, sqlite
 from node.chain import ChainError, open_chain
 from node.chain.paths import CHAIN_ENV
+from node.chain.ranking import network_scores
 from node.chain.types import Metagraph
 from node.hub import open_hub
 from node.hub.errors import HubError
@@ -61,16 +62,13 @@ class MinerStatus:
 
 
 def network_weights(rows: dict[int, dict[int, float]], metagraph: Metagraph) -> dict[int, float]:
-    """`{uid: stake-weighted mean weight}` over the validators that set a row (rows sum to 1, so do these)."""
+    """`{uid: stake-weighted mean weight}` over the validators that set a row: `node.chain.ranking.network_scores`
+    divided by those validators' total stake (rows sum to 1, so these do too)."""
     stake = {n.uid: max(n.stake, 0.0) for n in metagraph.neurons}
     total = sum(stake.get(v, 0.0) for v in rows)
     if total <= 0:
         return {}
-    out: dict[int, float] = {}
-    for validator, row in rows.items():
-        for uid, weight in row.items():
-            out[uid] = out.get(uid, 0.0) + stake.get(validator, 0.0) * weight / total
-    return out
+    return {metagraph.uid_of(h): score / total for h, score in network_scores(rows, metagraph).items()}
 
 
 def hub_check(hub, pointer, hotkey: str) -> str:
