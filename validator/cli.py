@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="the leaderboard and last round, from the state database")
     add_setting_flags(status)
     status.add_argument("--json", action="store_true", dest="as_json", help="machine-readable output")
+    report = sub.add_parser("report", help="write a self-contained HTML report from the state database")
+    add_setting_flags(report)
+    report.add_argument("--out", required=True, help="folder to write report.html into")
     return parser
 
 
@@ -79,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         from validator.status import print_status
 
         return print_status(settings, as_json=args.as_json)
+    if args.command == "report":
+        from validator.report import run_report
+
+        return run_report(settings, args.out)
     return 2
 
 

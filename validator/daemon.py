@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from node.chain import ChainReadError
 from node.evaluation.model_job import warm_up
+from validator.metrics import start_metrics
 from validator.round import RoundRunner
 from validator.services import Services, build_services
 from validator.settings import Settings
@@ -64,6 +65,7 @@ class Daemon:
 
     def run(self) -> int:
         self.services = build_services(self.settings)
+        metrics = start_metrics(self.settings)  # reads the state database on each scrape; None when off
         try:
             swept = self.services.state.sweep()
             if swept:
@@ -80,6 +82,8 @@ class Daemon:
                     break
             return 0
         finally:
+            if metrics is not None:
+                metrics.close()
             self.services.close()
             self.services = None
 

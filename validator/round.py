@@ -24,6 +24,7 @@ from node.identity import parse_pointer, read_pointer, sha256_file
 from node.refusal import RefusalKind, Refused
 from node.verify import fetch_and_verify
 from validator import lineage as lineage_check
+from validator import progress
 from validator.evaluate import RoundEvaluator, policy_key
 from validator.score import ScoredModel, score_round
 from validator.select import Candidate, History, network_favourites, select
@@ -166,10 +167,12 @@ class RoundRunner:
             if not pending:
                 return True
             progressed = False
-            for row in pending:
+            for index, row in enumerate(pending, 1):
                 if self.stop_requested():
                     return False
-                outcome = self.process(ctx, row)
+                with progress.step(f"round {ctx.block}: model {index}/{len(pending)} {row['pointer']}",
+                                   round=ctx.block, hotkey=row["hotkey"]):  # spinner on a terminal; log fields
+                    outcome = self.process(ctx, row)
                 progressed |= outcome != "retry"
             if not progressed:
                 log.info("round %d: %d models waiting on transient failures; retrying in %.0f s", ctx.block,
