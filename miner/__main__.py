@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from miner.growth.cli import add_grow_parser, add_verify_parser
+from miner.training.cli import add_train_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -13,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     add_grow_parser(sub)
     add_verify_parser(sub)
+    add_train_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
