@@ -95,6 +95,10 @@ class TrainConfig:
     chain: str | None = None  # for hotkey: sources (default $SN29_CHAIN, else the embedded chain)
 
     def __post_init__(self) -> None:
+        growth = tuple(g if isinstance(g, GrowthStep) else GrowthStep.from_dict(g) for g in self.growth)
+        object.__setattr__(self, "growth", growth)  # accept plain mappings from Python callers too
+        object.__setattr__(self, "betas", tuple(self.betas))
+
         def positive_int(name: str, allow_zero: bool = False) -> None:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
@@ -144,13 +148,8 @@ class TrainConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown training key(s) {sorted(unknown)}; known: {sorted(known)}")
-        data = dict(data)
-        if "growth" in data:
-            if not isinstance(data["growth"], list | tuple):
-                raise ValueError("growth must be a list of {at_tokens, plan}")
-            data["growth"] = tuple(GrowthStep.from_dict(g) for g in data["growth"])
-        if "betas" in data:
-            data["betas"] = tuple(data["betas"])
+        if not isinstance(data.get("growth", ()), list | tuple):
+            raise ValueError("growth must be a list of {at_tokens, plan}")
         return cls(**data)
 
     @classmethod

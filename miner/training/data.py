@@ -1,9 +1,10 @@
 """Training batches: token ids from the training part of the corpus (or FineWeb), and the held-out set.
 
 The batch of a micro-step is a pure function of (seed, step, micro-batch index), where the index of
-micro-batch `m` on rank `r` is `r * grad_accum + m`. So resuming needs only the step, a run on W
-processes sees exactly the micro-batches one process accumulating W x grad_accum of them sees, and no
-data-loader state has to be saved.
+micro-batch `m` on rank `r` is `r * grad_accum + m`, and row `k` of micro-batch `i` is global row
+`i * micro_batch_size + k` of the step. So resuming needs only the step (no data-loader state is
+saved), a run on W processes sees exactly the micro-batches one process accumulating W x grad_accum
+of them sees, and one process taking the whole batch at once sees the same rows too.
 
 Training text is never held-out text: the corpus stream is `CorpusSource(part="train")`, i.e. the
 protocol's hash split by document (`node.data.split`), and every sample is checked against it again.
@@ -65,11 +66,14 @@ def heldout_ids(tok: LoadedTokenizer, vocab_size: int, count: int, seed: int,
     return tokenize_samples(source.samples(seed, count), tok, policy, vocab_size=vocab_size).id_lists()
 
 
-def window_rows(tokens: np.ndarray, rng: np.random.Generator, rows: int, width: int) -> torch.Tensor:
-    """`rows` random windows of `width` consecutive tokens."""
+def window_rows(tokens: np.ndarray, seed: int, step: int, first_row: int, rows: int, width: int) -> torch.Tensor:
+    """Rows `first_row .. first_row + rows - 1` of step `step`: each a window of `width` consecutive tokens
+    whose start depends only on (seed, step, row). So a micro-batch of 8 rows holds exactly the rows of
+    four micro-batches of 2: one process with the whole batch sees what accumulating processes see."""
     if len(tokens) < width:
         raise ValueError(f"the training stream has {len(tokens)} tokens, fewer than one sequence ({width})")
-    starts = rng.integers(0, len(tokens) - width + 1, size=rows)
+    starts = [int(np.random.default_rng([seed, step, row]).integers(0, len(tokens) - width + 1))
+              for row in range(first_row, first_row + rows)]
     return torch.from_numpy(np.stack([tokens[s : s + width] for s in starts]).astype(np.int64))
 
 
@@ -96,8 +100,7 @@ class CorpusBatches:
 
     def batch(self, step: int, index: int) -> torch.Tensor:
         """[batch_size, seq_len + 1] ids of micro-batch `index` of optimiser step `step`."""
-        rng = np.random.default_rng([self.seed, step, index])
-        return window_rows(self.tokens, rng, self.batch_size, self.seq_len + 1)
+        return window_rows(self.tokens, self.seed, step, index * self.batch_size, self.batch_size, self.seq_len + 1)
 
 
 @dataclass

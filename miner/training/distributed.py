@@ -19,6 +19,7 @@ step, so every process ends each step with the same weights.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -131,3 +132,19 @@ def gradient_sync(module: torch.nn.Module, processes: Processes, sync: bool) -> 
     if processes.parallelism == "fsdp":
         module.set_requires_gradient_sync(sync)
     yield
+
+
+def replica_digests(module: torch.nn.Module, processes: Processes) -> list[str]:
+    """sha256 of each process's parameters (DDP: every process holds all of them, and they must be equal).
+
+    Checked at the end of a DDP run: replicas that drifted apart (a non-deterministic op, a rank that
+    skipped a step) would otherwise go unnoticed until the published model differs from a rank's."""
+    digest = hashlib.sha256()
+    for name, param in unwrap(module).named_parameters():
+        digest.update(name.encode())
+        digest.update(param.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    if processes.world == 1:
+        return [digest.hexdigest()]
+    gathered: list[str | None] = [None] * processes.world
+    dist.all_gather_object(gathered, digest.hexdigest())
+    return [str(d) for d in gathered]

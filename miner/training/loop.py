@@ -30,10 +30,10 @@ from node.modeling import load_model_for_eval, read_model_config
 from . import checkpoint as ckpt
 from .config import TrainConfig
 from .data import heldout_ids, make_batches, training_tokenizer
-from .distributed import Processes, gradient_sync, start, stop, unwrap, wrap
+from .distributed import Processes, gradient_sync, replica_digests, start, stop, unwrap, wrap
 from .errors import TrainingRefusalKind, TrainingRefused
 from .growing import grow_child, new_entries
-from .optim import EntryScales, build_optimizer, build_scheduler
+from .optim import EntryScales, build_optimizer, build_scheduler, clip_gradients
 from .source import resolve_source
 
 # Settings a resumed run must share with the run that wrote the checkpoint (others, e.g. steps or lr, may change).
@@ -49,6 +49,7 @@ class TrainResult:
     tokens: int
     losses: list[float] = field(default_factory=list)  # training loss of each step this call ran
     heldout: list[tuple[int, float]] = field(default_factory=list)  # (step, held-out nats per token)
+    replicas: list[str] = field(default_factory=list)  # DDP: sha256 of each process's weights at the end
 
     @property
     def model_dir(self) -> Path:
@@ -132,7 +133,7 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
             continue
 
         started = time.perf_counter()
-        loss = train_step(phase, batches, state.step, processes, config, autocast)
+        loss, grad_norm = train_step(phase, batches, state.step, processes, config, autocast)
         lr = phase.scheduler.get_last_lr()[0]
         phase.scheduler.step()
         state = replace(state, step=state.step + 1, tokens=state.tokens + tokens_per_step)
@@ -141,7 +142,8 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
         tokens_per_s = tokens_per_step / (time.perf_counter() - started)
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}", lr=f"{lr:.2e}", tok_s=f"{tokens_per_s:,.0f}", refresh=False)
-        record = {"step": state.step, "tokens": state.tokens, "loss": loss, "lr": lr, "tokens_per_s": tokens_per_s}
+        record = {"step": state.step, "tokens": state.tokens, "loss": loss, "lr": lr, "grad_norm": grad_norm,
+                  "tokens_per_s": tokens_per_s}
 
         last = state.step == end
         if config.checkpoint_every and state.step % config.checkpoint_every == 0 or last:
@@ -156,7 +158,13 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
             log.flush()
 
     bar.close()
+    if processes.parallelism == "ddp":
+        result.replicas = replica_digests(phase.module, processes)
+        if len(set(result.replicas)) != 1:
+            raise RuntimeError(f"DDP replicas differ after step {state.step}: {result.replicas}")
     if log is not None:
+        if result.replicas:
+            log.write(json.dumps({"step": state.step, "replica_sha256": result.replicas}) + "\n")
         log.close()
     result.step, result.tokens = state.step, state.tokens
     if resume is not None:
@@ -173,8 +181,10 @@ def extend_schedule(scheduler: torch.optim.lr_scheduler.LambdaLR, steps: int) ->
     scheduler._last_lr = [group["lr"] for group in scheduler.optimizer.param_groups]
 
 
-def train_step(phase: Phase, batches, step: int, processes: Processes, config: TrainConfig, autocast) -> float:
-    """One optimiser step over `grad_accum` micro-batches; returns the mean micro-batch loss on this process."""
+def train_step(phase: Phase, batches, step: int, processes: Processes, config: TrainConfig,
+               autocast) -> tuple[float, float | None]:
+    """One optimiser step over `grad_accum` micro-batches: (mean micro-batch loss on this process, the
+    global gradient norm before clipping, or None without clipping)."""
     total = 0.0
     for micro in range(config.grad_accum):
         ids = batches.batch(step, processes.rank * config.grad_accum + micro).to(processes.device)
@@ -187,13 +197,14 @@ def train_step(phase: Phase, batches, step: int, processes: Processes, config: T
     if phase.scales is not None:
         phase.scales.mask_gradients()
         phase.scales.remember()
+    norm = None
     if config.grad_clip is not None:
-        torch.nn.utils.clip_grad_norm_(phase.module.parameters(), config.grad_clip)
+        norm = clip_gradients(phase.module.parameters(), config.grad_clip, sharded=processes.parallelism == "fsdp")
     phase.optimiser.step()
     if phase.scales is not None:
         phase.scales.apply()
     phase.optimiser.zero_grad(set_to_none=True)
-    return total / config.grad_accum
+    return total / config.grad_accum, norm
 
 
 def load_phase(model_dir: Path, config: TrainConfig, processes: Processes, phase_start: int,

@@ -19,6 +19,30 @@ import torch
 from .config import TrainConfig
 
 
+@torch.no_grad()
+def clip_gradients(parameters, max_norm: float, sharded: bool) -> float:
+    """Scale gradients so that their global L2 norm is at most `max_norm`; returns the norm before.
+
+    Why not `torch.nn.utils.clip_grad_norm_`: its fp32 norm of sharded gradients (FSDP2) rounds
+    differently from the norm of whole ones, so the same step clipped under FSDP2 and under DDP or
+    one process gave weights that differ in the last bit. Here the sum of squares is accumulated in
+    fp64 (over each process's shards, then summed across processes), so the fp32 scale factor is the
+    same however the gradients are cut (the fp64 sums differ by ~1e-16 relative, far below one fp32
+    rounding step); and gradients are left untouched when the norm is under the limit."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    local = [g.to_local() if hasattr(g, "to_local") else g for g in grads]
+    squares = torch.zeros((), dtype=torch.float64, device=local[0].device if local else "cpu")
+    for grad in local:
+        squares += torch.linalg.vector_norm(grad, dtype=torch.float64).square()
+    if sharded:
+        torch.distributed.all_reduce(squares)
+    norm = float(squares.sqrt())
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1.0:
+        torch._foreach_mul_(local, scale)
+    return norm
+
+
 def build_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
     """Two groups: matrices (decayed) and vectors (norm weights, biases: not decayed). `fused` where
     this torch has a fused AdamW kernel for the device (CPU and CUDA in torch >= 2.4)."""
