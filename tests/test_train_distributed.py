@@ -52,10 +52,13 @@ def torchrun(cfg: dict, tmp_path: Path, nproc: int = 2) -> list[dict]:
     path.write_text(json.dumps(cfg))
     env = {**os.environ, "OMP_NUM_THREADS": "1",
            "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "patches"), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
-               "--master_addr=127.0.0.1", f"--master_port={free_port()}",
-               "-m", "miner", "train", "--config", str(path), "--no-progress"]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    for _ in range(3):  # another process on this shared machine may take the free port before rank 0 binds it
+        command = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}",
+                   "--master_addr=127.0.0.1", f"--master_port={free_port()}",
+                   "-m", "miner", "train", "--config", str(path), "--no-progress"]
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        if "address already in use" not in done.stderr.lower():
+            break
     assert done.returncode == 0, done.stderr[-4000:]
     return [json.loads(line) for line in (Path(cfg["out_dir"]) / "log.jsonl").read_text().splitlines()]
 

@@ -84,19 +84,19 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     settings = {key: config.to_dict()[key] for key in RESUME_KEYS}
-    resume = ckpt.latest_checkpoint(out)
-    if resume is not None:
-        state = ckpt.read_state(resume)
+    latest = ckpt.latest_checkpoint(out)  # the checkpoint to resume from, then the last one written
+    if latest is not None:
+        state = ckpt.read_state(latest)
         if state.settings != settings:
             changed = sorted(k for k in settings if state.settings.get(k) != settings[k])
             raise TrainingRefused(TrainingRefusalKind.RESUME_MISMATCH,
-                                  f"{resume} was trained with other {changed}; use a new out_dir")
-        model_dir, entries = resume / "model", ckpt.load_new_entries(resume)
+                                  f"{latest} was trained with other {changed}; use a new out_dir")
+        model_dir, entries = latest / "model", ckpt.load_new_entries(latest)
     else:
         state = ckpt.TrainState(step=0, tokens=0, growths_done=0, phase_start=0, settings=settings)
         model_dir, entries = source_dir, None
     grown = None
-    if resume is None and config.grown_from is not None:
+    if latest is None and config.grown_from is not None:
         grown = (Path(config.grown_from), GrowthPlan.from_file(config.grown_plan))
 
     tokenizer = training_tokenizer(source_dir, config.tokenizer)
@@ -106,8 +106,8 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
     heldout = [] if config.eval_every < 0 else heldout_ids(tokenizer, vocab, config.eval_samples, config.eval_seed,
                                                            config.corpus_path)
     phase = load_phase(model_dir, config, processes, state.phase_start, entries, grown)
-    if resume is not None:
-        ckpt.load_trainer(resume, phase.module, phase.optimiser, phase.scheduler, processes)
+    if latest is not None:
+        ckpt.load_trainer(latest, phase.module, phase.optimiser, phase.scheduler, processes)
         extend_schedule(phase.scheduler, config.steps)
     autocast = (torch.autocast(processes.device.type, dtype=torch.bfloat16) if config.dtype == "bfloat16"
                 else contextlib.nullcontext())
@@ -116,18 +116,18 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
     bar = tqdm(total=config.steps, initial=state.step, disable=not (show and processes.main), unit="step",
                dynamic_ncols=True)
     log = (out / "log.jsonl").open("a") if processes.main else None
-    result = TrainResult(out, resume or out, state.step, state.tokens)
+    result = TrainResult(out, latest or out, state.step, state.tokens)
 
     end = config.steps if config.stop_at is None else min(config.steps, config.stop_at)
     while state.step < end:
         if state.growths_done < len(config.growth) and state.tokens >= config.growth[state.growths_done].at_tokens:
-            if resume is None or resume.name != ckpt.step_dir(out, state.step).name:
-                resume = save(out, state, phase, processes, source_dir, config)
+            if latest is None or latest.name != ckpt.step_dir(out, state.step).name:
+                latest = save(out, state, phase, processes, source_dir, config)
             child = out / f"growth-{state.growths_done}"
             if processes.main:
-                child = grow_child(resume / "model", out, state.growths_done, config.growth[state.growths_done].plan)
+                child = grow_child(latest / "model", out, state.growths_done, config.growth[state.growths_done].plan)
             processes.barrier()
-            grown = (resume / "model", GrowthPlan.from_file(config.growth[state.growths_done].plan))
+            grown = (latest / "model", GrowthPlan.from_file(config.growth[state.growths_done].plan))
             state = replace(state, growths_done=state.growths_done + 1, phase_start=state.step)
             phase = load_phase(child, config, processes, state.phase_start, None, grown)
             continue
@@ -147,12 +147,13 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
 
         last = state.step == end
         if config.checkpoint_every and state.step % config.checkpoint_every == 0 or last:
-            resume = save(out, state, phase, processes, source_dir, config)
-            result.checkpoint = resume
+            latest = save(out, state, phase, processes, source_dir, config)
+            result.checkpoint = latest
         if heldout and (last or config.eval_every and state.step % config.eval_every == 0):
-            record["heldout_loss"] = heldout_loss(phase, processes, heldout, resume, state.step)
+            record["heldout_loss"] = heldout_loss(phase, processes, heldout, latest, state.step)
             result.heldout.append((state.step, record["heldout_loss"]))
-            bar.write(f"step {state.step}: held-out loss {record['heldout_loss']:.4f} nats/token") if show else None
+            if show and processes.main:
+                bar.write(f"step {state.step}: held-out loss {record['heldout_loss']:.4f} nats/token")
         if log is not None and (state.step % config.log_every == 0 or last or "heldout_loss" in record):
             log.write(json.dumps(record) + "\n")
             log.flush()
@@ -167,8 +168,8 @@ def run(config: TrainConfig, processes: Processes, source_dir: Path) -> TrainRes
             log.write(json.dumps({"step": state.step, "replica_sha256": result.replicas}) + "\n")
         log.close()
     result.step, result.tokens = state.step, state.tokens
-    if resume is not None:
-        result.checkpoint = resume
+    if latest is not None:
+        result.checkpoint = latest
     return result
 
 
@@ -212,7 +213,9 @@ def load_phase(model_dir: Path, config: TrainConfig, processes: Processes, phase
     """Load the patched model from `model_dir`, wrap it for the processes, build its optimiser and schedule.
 
     `grown` = (parent folder, plan) when `model_dir` was grown from that parent: the new entries come from it."""
-    model = load_model_for_eval(model_dir, device=processes.device).train()
+    # under FSDP2 the whole model is loaded into CPU memory and fully_shard moves only each rank's shard to the device
+    device = "cpu" if processes.parallelism == "fsdp" else processes.device
+    model = load_model_for_eval(model_dir, device=device).train()
     model.config.use_cache = False
     if grown is not None:
         entries = new_entries(grown[0], grown[1], [name for name, _ in model.named_parameters()])
