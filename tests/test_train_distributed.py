@@ -122,6 +122,17 @@ def test_fsdp2_accumulation_and_layer_map_under_ddp(setup, tmp_path) -> None:
     assert not torch.equal(start["model.layers.2.mlp.up_proj.weight"], trained["model.layers.2.mlp.up_proj.weight"])
 
 
+@pytest.mark.slow
+def test_fsdp2_resume_is_exact(setup, tmp_path) -> None:
+    """Stop an FSDP2 run after 2 steps, resume it: the full optimiser state is re-sharded on load, and the
+    result equals one process accumulating the same micro-batches bit for bit."""
+    one = train(TrainConfig(**settings(setup, tmp_path / "one", grad_accum=2)))
+    torchrun(settings(setup, tmp_path / "fsdp", parallelism="fsdp", stop_at=2), tmp_path)
+    records = torchrun(settings(setup, tmp_path / "fsdp", parallelism="fsdp"), tmp_path)
+    assert_same_weights(final_weights(tmp_path / "one"), final_weights(tmp_path / "fsdp"))
+    assert losses(records) == one.losses
+
+
 def test_layer_map_under_fsdp2_is_refused_with_a_reason() -> None:
     model = tiny_model("llama", num_hidden_layers=6, layer_map=[0, 1, 2, 3, 2, 3])
     with pytest.raises(TrainingRefused) as info:

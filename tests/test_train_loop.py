@@ -147,3 +147,33 @@ def test_cli(setup, tmp_path, capsys) -> None:
     assert summary["step"] == 2 and summary["tokens"] == 2 * 2 * 16
     assert miner_main(["train", "--config", str(cfg), "--set", "bogus=1"]) == 2
     assert "unknown training key" in capsys.readouterr().err
+
+
+def test_gradient_checkpointing_changes_nothing_and_bf16_autocast_runs(setup, tmp_path) -> None:
+    plain = train(config(setup, tmp_path / "plain", steps=2))
+    recomputed = train(config(setup, tmp_path / "ckpt", steps=2, gradient_checkpointing=True))
+    assert recomputed.losses == plain.losses  # recomputing the forward in backward is exact
+    a, b = weights(plain.checkpoint), weights(recomputed.checkpoint)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    bf16 = train(config(setup, tmp_path / "bf16", steps=2, dtype="bfloat16"))
+    assert bf16.losses[0] == pytest.approx(plain.losses[0], rel=2e-2) and bf16.losses[0] != plain.losses[0]
+    assert weights(bf16.checkpoint)["lm_head.weight"].dtype == torch.float32  # fp32 master weights
+
+
+def test_fineweb_batches_pack_rows_picked_by_step(setup) -> None:
+    from miner.training.data import FineWebBatches, training_tokenizer
+    from node.data import Sample
+
+    class Rows:  # the FineWebSource interface: samples(seed, count), deterministic in the seed
+        name = "fineweb:stand-in"
+
+        def samples(self, seed: int, count: int) -> list[Sample]:
+            return [Sample(f"c:train:{seed % 1000}-{i}", f"row {seed % 97} number {i} " * 3, self.name)
+                    for i in range(count)]
+
+    tok = training_tokenizer(setup[0], None)
+    batches = FineWebBatches(Rows(), tok, 320, seed=1, batch_size=3, seq_len=40)
+    first = batches.batch(0, 0)
+    assert first.shape == (3, 41) and torch.equal(first, batches.batch(0, 0))
+    assert not torch.equal(first, batches.batch(1, 0)) and not torch.equal(first, batches.batch(0, 1))
+    assert int(first.max()) < 320

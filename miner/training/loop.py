@@ -220,7 +220,7 @@ def load_phase(model_dir: Path, config: TrainConfig, processes: Processes, phase
     if grown is not None:
         entries = new_entries(grown[0], grown[1], [name for name, _ in model.named_parameters()])
     if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     scales = None
     if entries is not None and (config.freeze_inherited or config.new_lr_scale != 1.0):
         if processes.parallelism == "fsdp":
