@@ -8,6 +8,7 @@ import sys
 from miner.growth.cli import add_grow_parser, add_verify_parser
 from miner.publish.cli import add_publish_parser
 from miner.status import add_status_parser
+from miner.training.cli import add_train_parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     add_verify_parser(sub)
     add_publish_parser(sub)
     add_status_parser(sub)
+    add_train_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
