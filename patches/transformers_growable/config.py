@@ -73,3 +73,31 @@ class GrowableConfigMixin:
         """True when stock transformers would load this config without error and compute wrong results."""
         divisor_differs = self.norm_divisor is not None and float(self.norm_divisor) != float(self.hidden_size)
         return divisor_differs or self.layer_map is not None
+
+
+# Private attributes `to_dict` leaves out but a model built from the config depends on.
+_CARRIED_PRIVATE = ("_attn_implementation_internal", "_experts_implementation_internal", "_name_or_path")
+
+
+def as_growable_config(config, config_cls: type):
+    """`config` as an instance of the patched `config_cls`, so a stock config works with defaults.
+
+    A stock `transformers.LlamaConfig` (or `Phi3Config`) has no `norm_divisor` / `layer_map` and
+    none of the mixin's helpers; it is rebuilt through `config_cls.from_dict`, so the added keys
+    take their defaults (None: upstream behaviour) or, when the stock config carries them as extra
+    attributes (stock `from_pretrained` keeps unknown keys), are validated like any patched config.
+    A config of another model type is refused rather than reinterpreted.
+    """
+    if isinstance(config, config_cls):
+        return config
+    model_type = getattr(config, "model_type", None)
+    if model_type != config_cls.model_type:
+        raise TypeError(
+            f"{config_cls.__module__}.{config_cls.__name__} models take a {config_cls.model_type!r} config, "
+            f"got {type(config).__name__} with model_type {model_type!r}"
+        )
+    converted = config_cls.from_dict(config.to_dict())
+    for name in _CARRIED_PRIVATE:
+        if name in vars(config):
+            setattr(converted, name, getattr(config, name))
+    return converted

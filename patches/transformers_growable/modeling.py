@@ -15,12 +15,13 @@ from torch import nn
 from transformers.cache_utils import DynamicCache
 from transformers.masking_utils import create_causal_mask, create_sliding_window_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
-from transformers.modeling_utils import slice_logits_to_keep
+from transformers.modeling_utils import PreTrainedModel, slice_logits_to_keep
 from transformers.utils import can_return_tuple
 from transformers.utils.generic import merge_with_config_defaults
 from transformers.utils.output_capturing import capture_outputs
 
 from .cache_slot import CacheSlot
+from .config import as_growable_config
 from .norm import replace_norm
 
 LayerRange = tuple[int, int]
@@ -41,9 +42,14 @@ class GrowableModelMixin:
     """Base-model behaviour: divisor norms, stored layers only, range- and map-aware forward."""
 
     norm_class: ClassVar[type[nn.Module]]
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(as_growable_config(config, self.config_class), *args, **kwargs)
+        self._install_growable_layers()
 
     def _install_growable_layers(self) -> None:
-        """Called at the end of `__init__`: swap norms, keep only the stored layers."""
+        """Swap norms for divisor norms and keep only the stored layers (upstream built one per position)."""
         config = self.config
         divisor = float(config.norm_divisor) if config.norm_divisor is not None else None
         for layer in self.layers:
@@ -117,6 +123,22 @@ class GrowableModelMixin:
 
 class GrowableCausalLMMixin:
     """Causal-LM behaviour: `lm_head` and loss only on the slice that ends the model."""
+
+    config_class: ClassVar[type]
+    base_model_class: ClassVar[type[nn.Module]]
+
+    def __init__(self, config: Any) -> None:
+        """Upstream's layout (`model`, `lm_head`), built on the patched base model.
+
+        `PreTrainedModel.__init__` is called directly because upstream's `__init__` would first
+        build (and allocate) a stock base model that is then thrown away.
+        """
+        config = as_growable_config(config, self.config_class)
+        PreTrainedModel.__init__(self, config)
+        self.model = self.base_model_class(config)
+        self.vocab_size = config.vocab_size
+        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
 
     @can_return_tuple
     def forward(

@@ -22,8 +22,11 @@ from safetensors.torch import save_file
 
 from .checkpoint import INDEX_FILE, tensor_locations
 
-NORM_WEIGHT = re.compile(r"^model\.(layers\.\d+\.(input_layernorm|post_attention_layernorm)|norm)\.weight$")
-LAYER_TENSOR = re.compile(r"^model\.layers\.(\d+)\.(.+)$")
+# The trunk is `model.` in causal-LM and classification checkpoints, `transformer.` in Llama's
+# question-answering head (upstream keeps that name for backward compatibility).
+TRUNK = r"(model|transformer)"
+NORM_WEIGHT = re.compile(rf"^{TRUNK}\.(layers\.\d+\.(input_layernorm|post_attention_layernorm)|norm)\.weight$")
+LAYER_TENSOR = re.compile(rf"^{TRUNK}\.layers\.(\d+)\.(.+)$")
 WEIGHT_SUFFIXES = (".safetensors", INDEX_FILE)
 
 
@@ -74,6 +77,6 @@ def _materialise(name: str, tensor: torch.Tensor, positions_of: dict[int, list[i
     if not match:
         yield name, tensor
         return
-    stored, rest = int(match.group(1)), match.group(2)
+    trunk, stored, rest = match.group(1), int(match.group(2)), match.group(3)
     for index, position in enumerate(positions_of[stored]):
-        yield f"model.layers.{position}.{rest}", tensor if index == 0 else tensor.clone()
+        yield f"{trunk}.layers.{position}.{rest}", tensor if index == 0 else tensor.clone()

@@ -1,10 +1,11 @@
-"""Patched Llama: upstream modules, divisor RMSNorm, layer-mapped and sliced execution."""
+"""Patched Llama: upstream modules, divisor RMSNorm, layer-mapped and sliced execution, task heads."""
 
 from __future__ import annotations
 
-from torch import nn
+from transformers.generation import GenerationMixin
 from transformers.models.llama import modeling_llama as upstream
 
+from transformers_growable.heads import GrowableHeadMixin
 from transformers_growable.modeling import GrowableCausalLMMixin, GrowableModelMixin
 from transformers_growable.norm import DivisorRMSNormMixin
 from transformers_growable.slice_loading import SliceLoadingMixin
@@ -25,21 +26,25 @@ class LlamaModel(GrowableModelMixin, upstream.LlamaModel):
     config_class = LlamaConfig
     norm_class = LlamaRMSNorm
 
-    def __init__(self, config: LlamaConfig) -> None:
-        super().__init__(config)
-        self._install_growable_layers()
+
+# GenerationMixin is listed although upstream's class already has it: transformers requires it as a
+# direct base of every generative class (its `test_inherits_generation_mixin`).
+class LlamaForCausalLM(SliceLoadingMixin, GrowableCausalLMMixin, upstream.LlamaForCausalLM, GenerationMixin):
+    config_class = LlamaConfig
+    base_model_class = LlamaModel
 
 
-class LlamaForCausalLM(SliceLoadingMixin, GrowableCausalLMMixin, upstream.LlamaForCausalLM):
+class SlicedLlamaForCausalLM(LlamaForCausalLM, GenerationMixin):
+    """The SN29 architecture name; every patched model can run and load layer slices."""
+
+
+class LlamaForSequenceClassification(GrowableHeadMixin, upstream.LlamaForSequenceClassification):
     config_class = LlamaConfig
 
-    def __init__(self, config: LlamaConfig) -> None:
-        upstream.LlamaPreTrainedModel.__init__(self, config)
-        self.model = LlamaModel(config)
-        self.vocab_size = config.vocab_size
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
+
+class LlamaForTokenClassification(GrowableHeadMixin, upstream.LlamaForTokenClassification):
+    config_class = LlamaConfig
 
 
-class SlicedLlamaForCausalLM(LlamaForCausalLM):
-    """The SN29 architecture name; every patched model can run and load layer slices."""
+class LlamaForQuestionAnswering(GrowableHeadMixin, upstream.LlamaForQuestionAnswering):
+    config_class = LlamaConfig

@@ -1,10 +1,12 @@
-"""Patched Phi3 (fused qkv / gate_up, partial rotary): divisor RMSNorm, layer-mapped and sliced execution."""
+"""Patched Phi3 (fused qkv / gate_up, partial rotary): divisor RMSNorm, layer-mapped and sliced execution,
+task heads. transformers ships sequence and token classification heads for Phi3 (no question answering)."""
 
 from __future__ import annotations
 
-from torch import nn
+from transformers.generation import GenerationMixin
 from transformers.models.phi3 import modeling_phi3 as upstream
 
+from transformers_growable.heads import GrowableHeadMixin
 from transformers_growable.modeling import GrowableCausalLMMixin, GrowableModelMixin
 from transformers_growable.norm import DivisorRMSNormMixin
 from transformers_growable.slice_loading import SliceLoadingMixin
@@ -25,21 +27,21 @@ class Phi3Model(GrowableModelMixin, upstream.Phi3Model):
     config_class = Phi3Config
     norm_class = Phi3RMSNorm
 
-    def __init__(self, config: Phi3Config) -> None:
-        super().__init__(config)
-        self._install_growable_layers()
+
+# GenerationMixin is listed although upstream's class already has it: transformers requires it as a
+# direct base of every generative class (its `test_inherits_generation_mixin`).
+class Phi3ForCausalLM(SliceLoadingMixin, GrowableCausalLMMixin, upstream.Phi3ForCausalLM, GenerationMixin):
+    config_class = Phi3Config
+    base_model_class = Phi3Model
 
 
-class Phi3ForCausalLM(SliceLoadingMixin, GrowableCausalLMMixin, upstream.Phi3ForCausalLM):
+class SlicedPhi3ForCausalLM(Phi3ForCausalLM, GenerationMixin):
+    """The SN29 architecture name; every patched model can run and load layer slices."""
+
+
+class Phi3ForSequenceClassification(GrowableHeadMixin, upstream.Phi3ForSequenceClassification):
     config_class = Phi3Config
 
-    def __init__(self, config: Phi3Config) -> None:
-        upstream.Phi3PreTrainedModel.__init__(self, config)
-        self.model = Phi3Model(config)
-        self.vocab_size = config.vocab_size
-        self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.post_init()
 
-
-class SlicedPhi3ForCausalLM(Phi3ForCausalLM):
-    """The SN29 architecture name; every patched model can run and load layer slices."""
+class Phi3ForTokenClassification(GrowableHeadMixin, upstream.Phi3ForTokenClassification):
+    config_class = Phi3Config
