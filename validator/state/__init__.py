@@ -1,5 +1,6 @@
 """The validator's state: one SQLite database, guarded transitions (see `schema.py`)."""
 
-from .store import LossRow, PlannedModel, Rejection, RoundResult, StaleTransition, StateStore, Verdict
+from .records import LossRow, PlannedModel, Rejection, RoundResult, StaleTransition, Verdict
+from .store import StateStore
 
 __all__ = ["LossRow", "PlannedModel", "Rejection", "RoundResult", "StaleTransition", "StateStore", "Verdict"]

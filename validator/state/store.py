@@ -12,76 +12,16 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from node import sqlite
 
+from .outcomes import OutcomeSteps
+from .records import LossRow, PlannedModel, Rejection, StaleTransition, Verdict
 from .schema import SCHEMA, SCHEMA_VERSION
 
 
-class StaleTransition(RuntimeError):
-    """A guarded transition found its row in another state (someone, or a previous life, got there first)."""
-
-
-@dataclass(frozen=True)
-class PlannedModel:
-    """One model a round will evaluate."""
-
-    hotkey: str
-    uid: int | None
-    competition: str
-    pointer: str
-    commit_block: int
-    role: str
-
-
-@dataclass(frozen=True)
-class Rejection:
-    """A commitment refused at planning time (it never becomes a model row)."""
-
-    hotkey: str
-    data: str
-    reason: str
-    message: str
-
-
-@dataclass(frozen=True)
-class LossRow:
-    sample_id: str
-    loss: float
-    tokens: int
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What verification concluded about one (hotkey, pointer)."""
-
-    hotkey: str
-    pointer: str
-    status: str  # ok | refused
-    reason: str | None = None
-    message: str = ""
-    content_hash: str | None = None
-    parameters: int | None = None
-    total_bytes: int | None = None
-    lineage: str = "none"
-    lineage_parent: str | None = None
-    lineage_message: str = ""
-
-
-@dataclass(frozen=True)
-class RoundResult:
-    competition: str
-    hotkey: str
-    uid: int | None
-    win_rate: float
-    weight: float
-    mean_loss: float | None
-    samples: int
-
-
-class StateStore:
+class StateStore(OutcomeSteps):
     """The validator's state in one SQLite file; one instance per process."""
 
     def __init__(self, path: str | Path) -> None:
@@ -345,128 +285,6 @@ class StateStore:
             )
             out.update({r["sample_id"]: LossRow(r["sample_id"], float(r["loss"]), int(r["tokens"])) for r in rows})
         return out
-
-    # -- scoring -----------------------------------------------------------------------------------------
-
-    def score_round(
-        self,
-        block: int,
-        results: Sequence[RoundResult],
-        ema: Mapping[str, float],
-        pool: Mapping[str, Sequence[tuple[str, str]]],
-        duplicates: Sequence[tuple[str, str]] = (),
-        discarded: Sequence[tuple[str, str]] = (),
-    ) -> None:
-        """evaluating -> scored: results, the new moving average and pools in one transaction."""
-        with self.write() as conn:
-            self._transition(conn, "UPDATE rounds SET state = 'scored', scored_at = ? WHERE block = ? "
-                             "AND state = 'evaluating'", (time.time(), block), f"round {block} is not evaluating")
-            for hotkey, message in duplicates:
-                conn.execute("UPDATE round_models SET state = 'rejected', reason = 'duplicate', message = ? "
-                             "WHERE round_block = ? AND hotkey = ?", (message, block, hotkey))
-                self.bump(conn, "models_rejected", "duplicate")
-            conn.executemany(
-                "INSERT INTO results (round_block, competition, hotkey, uid, win_rate, weight, mean_loss, samples) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(block, r.competition, r.hotkey, r.uid, r.win_rate, r.weight, r.mean_loss, r.samples)
-                 for r in results],
-            )
-            conn.executemany("INSERT OR IGNORE INTO discarded (hotkey, pointer, round_block) VALUES (?, ?, ?)",
-                             [(h, p, block) for h, p in discarded])
-            conn.executemany("INSERT INTO ema (round_block, hotkey, value) VALUES (?, ?, ?)",
-                             [(block, h, float(v)) for h, v in sorted(ema.items())])
-            conn.executemany(
-                "INSERT INTO pool (round_block, competition, hotkey, pointer) VALUES (?, ?, ?, ?)",
-                [(block, comp, h, p) for comp, members in pool.items() for h, p in members],
-            )
-
-    def ema(self, block: int | None = None) -> dict[str, float]:
-        """The moving average after round `block` (default: the latest scored round)."""
-        if block is None:
-            row = self.conn.execute("SELECT MAX(round_block) AS b FROM ema").fetchone()
-            if row is None or row["b"] is None:
-                return {}
-            block = int(row["b"])
-        rows = self.conn.execute("SELECT hotkey, value FROM ema WHERE round_block = ?", (block,))
-        return {r["hotkey"]: float(r["value"]) for r in rows}
-
-    def latest_ema_before(self, block: int) -> dict[str, float]:
-        row = self.conn.execute("SELECT MAX(round_block) AS b FROM ema WHERE round_block < ?", (block,)).fetchone()
-        return {} if row is None or row["b"] is None else self.ema(int(row["b"]))
-
-    def pool_before(self, block: int, competition: str) -> list[tuple[str, str]]:
-        """The pool left by the latest scored round before `block`: `[(hotkey, pointer)]`."""
-        row = self.conn.execute(
-            "SELECT MAX(r.block) AS b FROM rounds r WHERE r.block < ? AND r.state IN ('scored', 'done')", (block,)
-        ).fetchone()
-        if row is None or row["b"] is None:
-            return []
-        rows = self.conn.execute("SELECT hotkey, pointer FROM pool WHERE round_block = ? AND competition = ? "
-                                 "ORDER BY hotkey", (int(row["b"]), competition))
-        return [(r["hotkey"], r["pointer"]) for r in rows]
-
-    def results(self, block: int) -> list[sqlite3.Row]:
-        return self.conn.execute("SELECT * FROM results WHERE round_block = ? ORDER BY competition, hotkey",
-                                 (block,)).fetchall()
-
-    def last_evaluated(self) -> dict[tuple[str, str], int]:
-        """`{(hotkey, pointer): round block}` of each pair's latest evaluation."""
-        rows = self.conn.execute("SELECT hotkey, pointer, MAX(round_block) AS b FROM round_models "
-                                 "WHERE state = 'evaluated' GROUP BY hotkey, pointer")
-        return {(r["hotkey"], r["pointer"]): int(r["b"]) for r in rows}
-
-    def discarded(self) -> set[tuple[str, str]]:
-        return {(r["hotkey"], r["pointer"]) for r in self.conn.execute("SELECT hotkey, pointer FROM discarded")}
-
-    # -- weights -----------------------------------------------------------------------------------------
-
-    def weight_set(self, block: int) -> sqlite3.Row | None:
-        return self.conn.execute("SELECT * FROM weight_sets WHERE round_block = ?", (block,)).fetchone()
-
-    def last_weights_set(self) -> sqlite3.Row | None:
-        return self.conn.execute(
-            "SELECT * FROM weight_sets WHERE state = 'set' ORDER BY round_block DESC LIMIT 1"
-        ).fetchone()
-
-    def begin_weights(
-        self, block: int, weights: Mapping[int, float], state: str = "sending", message: str = ""
-    ) -> None:
-        """Record the intent before the chain write (or that the round's write is skipped)."""
-        with self.write() as conn:
-            if conn.execute("SELECT 1 FROM weight_sets WHERE round_block = ?", (block,)).fetchone() is not None:
-                raise StaleTransition(f"weights of round {block} already recorded")
-            conn.execute(
-                "INSERT INTO weight_sets (round_block, state, weights_json, message, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (block, state, json.dumps({str(u): w for u, w in sorted(weights.items())}), message, time.time()),
-            )
-
-    def end_weights(self, block: int, state: str, *, chain_block: int | None = None, message: str = "",
-                    attempts: int = 0) -> None:
-        """sending -> set | failed."""
-        with self.write() as conn:
-            self._transition(
-                conn,
-                "UPDATE weight_sets SET state = ?, chain_block = ?, message = ?, attempts = attempts + ?, "
-                "updated_at = ? WHERE round_block = ? AND state = 'sending'",
-                (state, chain_block, message[:1000], attempts, time.time(), block),
-                f"weights of round {block} are not being sent",
-            )
-            self.bump(conn, "weights_" + state)
-
-    def finish_round(self, block: int) -> None:
-        """scored -> done."""
-        with self.write() as conn:
-            self._transition(conn, "UPDATE rounds SET state = 'done', finished_at = ? WHERE block = ? "
-                             "AND state = 'scored'", (time.time(), block), f"round {block} is not scored")
-            self.bump(conn, "rounds_completed")
-
-    def abandon_round(self, block: int) -> None:
-        with self.write() as conn:
-            conn.execute("UPDATE rounds SET state = 'abandoned', finished_at = ? WHERE block = ? "
-                         "AND state IN ('evaluating', 'scored')", (time.time(), block))
-            conn.execute("UPDATE round_models SET state = 'failed', reason = COALESCE(reason, 'abandoned') "
-                         "WHERE round_block = ? AND state IN ('pending', 'running')", (block,))
 
 
 def _storable(loss: float) -> float:
