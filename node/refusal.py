@@ -51,6 +51,8 @@ class RefusalKind(StrEnum):
     EVAL_CRASH = "eval_crash"  # the evaluation process died (OOM killer, native fault)
     EVAL_ERROR = "eval_error"  # the evaluation raised
     NAN_LOSS = "nan_loss"  # the model produced NaN losses
+    # the validator itself
+    INTERNAL_ERROR = "internal_error"  # a bug or an outside failure while handling the model: never its fault
 
     @property
     def transient(self) -> bool:
@@ -58,7 +60,7 @@ class RefusalKind(StrEnum):
         return self in _TRANSIENT
 
 
-_TRANSIENT = frozenset({RefusalKind.HUB_UNAVAILABLE, RefusalKind.STORE_FULL})
+_TRANSIENT = frozenset({RefusalKind.HUB_UNAVAILABLE, RefusalKind.STORE_FULL, RefusalKind.INTERNAL_ERROR})
 
 
 class Refused(ValueError):

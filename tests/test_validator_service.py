@@ -84,6 +84,10 @@ def test_daemon_reloads_on_sighup_and_stops_cleanly_on_sigterm(tmp_path):
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["last_round"]["state"] in ("evaluating", "scored", "done")
 
+        second = subprocess.run(net.validator_command("v1", tmp_path / "state"), cwd=ROOT, env=validator_env(),
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 1 and "another validator is running" in second.stderr
+
         process.send_signal(signal.SIGHUP)
         lines.wait_for("config reloaded: nothing changed", timeout_s=30)
         config.write_text("revisit_rounds: 5\n")

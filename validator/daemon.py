@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from node.chain import ChainReadError
 from node.evaluation.model_job import warm_up
+from node.hub.leases import release, try_exclusive
 from validator.metrics import start_metrics
 from validator.round import RoundRunner
 from validator.services import Services, build_services
@@ -64,6 +65,17 @@ class Daemon:
     # -- the loop --------------------------------------------------------------------------------------
 
     def run(self) -> int:
+        self.settings.state_path.mkdir(parents=True, exist_ok=True)
+        lock = try_exclusive(self.settings.state_path / "daemon.lock")
+        if lock is None:
+            log.error("another validator is running on %s; one daemon per state directory", self.settings.state_path)
+            return 1
+        try:
+            return self._run()
+        finally:
+            release(lock)
+
+    def _run(self) -> int:
         self.services = build_services(self.settings)
         metrics = start_metrics(self.settings)  # reads the state database on each scrape; None when off
         try:
@@ -74,10 +86,20 @@ class Daemon:
                      self.settings.state_path)
             warmed = self.services.worker.call(warm_up, timeout_s=600)
             log.info("evaluation worker %s", "ready" if warmed.ok else f"not ready: {warmed.message}")
+            failures = 0
             while not self.stopping:
                 if self._reload_requested.is_set() and self._reload is not None:
                     self._apply_reload()
-                if self.step() and self.settings.max_rounds and self.completed >= self.settings.max_rounds:
+                try:
+                    completed = self.step()
+                    failures = 0
+                except Exception:  # survive anything: the state database says where to pick up
+                    failures += 1
+                    delay = min(300.0, self.settings.poll_interval_s * 2 ** min(failures, 8))
+                    log.exception("round step failed (%d in a row); retrying in %.0f s", failures, delay)
+                    self._sleep(delay)
+                    continue
+                if completed and self.settings.max_rounds and self.completed >= self.settings.max_rounds:
                     log.info("completed %d rounds (--max-rounds); exiting", self.completed)
                     break
             return 0

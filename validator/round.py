@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 # Failures retried within the round and never stored as a verdict on the model: the validator's surroundings
 # (hub down, disk full), or bytes that arrived wrong (a dropped connection, a corrupted transfer), which a
 # fresh download can fix. A wrong hash computed from the hub's own metadata is the commitment's fault instead.
-RETRY_KINDS = frozenset({RefusalKind.HUB_UNAVAILABLE, RefusalKind.STORE_FULL, RefusalKind.INTEGRITY})
+RETRY_KINDS = frozenset({RefusalKind.HUB_UNAVAILABLE, RefusalKind.STORE_FULL, RefusalKind.INTEGRITY,
+                         RefusalKind.INTERNAL_ERROR})
 
 
 def document_json(competitions: Competitions) -> str:
@@ -181,6 +182,20 @@ class RoundRunner:
                 wait = min(wait * 2, 60.0)
                 if self.stop_requested():
                     return False
+
+    def process_safely(self, ctx: RoundContext, row) -> str:
+        """`process`, except that an unexpected error costs one try of one model, never the daemon."""
+        try:
+            return self.process(ctx, row)
+        except StaleTransition:
+            raise
+        except Exception as err:  # a bug, a full disk, a locked database: logged, retried, then given up
+            log.exception("round %d: unexpected error on %s", ctx.block, row["hotkey"])
+            refusal = Refused(RefusalKind.INTERNAL_ERROR, f"{type(err).__name__}: {err}")
+            current = {r["hotkey"]: r for r in self.s.state.round_models(ctx.block)}.get(row["hotkey"])
+            if current is not None and current["state"] == "running":
+                return self._refused(ctx, current, refusal)
+            return "retry"
 
     def process(self, ctx: RoundContext, row) -> str:
         """One model from pending to a final state (or back to pending: "retry")."""
