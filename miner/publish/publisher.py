@@ -42,7 +42,7 @@ from node.paths import cache_dir
 from node.refusal import Refused
 from node.worker import IsolatedWorker
 
-from .best import fetch_best
+from .best import fetch_best, ranked_candidates
 from .compare import Comparison, decide, evaluate
 from .revisions import existing_revision, metadata_hash, same_files
 from .state import PublishKey, PublishState, StateFile, default_state_path
@@ -206,8 +206,11 @@ class Publisher:
         previous = state.done("evaluated")
         if previous is not None and (previous["wins"] or previous.get("forced")):
             comparison = Comparison(**previous["comparison"])
-            self.say(f"evaluation reused from the state file: {comparison.summary()}")
-            return comparison
+            ranked = ranked_candidates(self.chain, self.competition.id)
+            if comparison.best_pointer == (ranked[0].pointer.format() if ranked else None):
+                self.say(f"evaluation reused from the state file: {comparison.summary()}")
+                return comparison
+            self.say("the network's best model changed since the recorded evaluation: evaluating again")
         comparison = self._compare()
         self.say(comparison.summary())
         forced = not comparison.wins and self.s.force
