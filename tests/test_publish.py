@@ -126,3 +126,19 @@ def test_publish_killed_after_each_side_effect_and_repeated(tmp_path: Path) -> N
     assert len(history) == 1 and len(revisions(net, "frank/m")) == 1
     assert parse_pointer(history[0].data).commit == revisions(net, "frank/m")[0]
     assert os.environ.get("SN29_PUBLISH_KILL_AFTER") is None
+
+
+@pytest.mark.slow
+def test_a_model_the_validator_job_refuses_is_refused_before_the_best_is_fetched(tmp_path: Path, capsys) -> None:
+    net = Network(tmp_path)
+    net.miner("gina")
+    validator = net.validator("v1")
+    alice = net.miner("alice")
+    net.publish(alice, random_model(tmp_path / "best", seed=6), "alice/best")
+    net.chain.set_weights(validator, {net.chain.metagraph().uid_of(alice.hotkey.ss58_address): 1.0})
+    folder = random_model(tmp_path / "m", seed=7)
+    (folder / "tokenizer.json").unlink()  # the competition scores a model with its own tokenizer
+    assert main(publish_args(net, folder, "gina/m", "gina")) == 1
+    assert "refused: bad_tokenizer" in capsys.readouterr().err
+    assert not (net.root / "store" / "models").exists() or not any((net.root / "store" / "models").iterdir())
+    assert revisions(net, "gina/m") == []

@@ -237,17 +237,19 @@ class Publisher:
         block = self.chain.block()
         seed = seed_from_block_hash(self.chain.block_hash(block))
         samples = self._sample_source().samples(seed, self.s.samples)
-        store = ModelStore(self.s.store_dir or cache_dir() / "miner" / "models", max_bytes=3 * competition.model_size)
-        best = fetch_best(self.chain, self.hub, store, competition, model_limits(competition, dtype),
-                          timeout_s=self.s.download_timeout_s, say=self.say)
         settings = EvalSettings(dtype=dtype, device=self.s.device)
-        self.say(f"evaluating on {len(samples)} held-out samples (block {block}, {dtype} on {self.s.device})"
-                 + (f" against {best[0].hotkey}'s {best[0].pointer.format()}" if best else ""))
+        self.say(f"evaluating on {len(samples)} held-out samples (block {block}, {dtype} on {self.s.device})")
         with IsolatedWorker() as worker:
+            # The candidate first: a model a validator would refuse stops here, before the best is downloaded.
             mine = evaluate(worker, str(self.folder), samples, competition, settings, self.s.eval_timeout_s)
+            store = ModelStore(self.s.store_dir or cache_dir() / "miner" / "models",
+                               max_bytes=3 * competition.model_size)
+            best = fetch_best(self.chain, self.hub, store, competition, model_limits(competition, dtype),
+                              timeout_s=self.s.download_timeout_s, say=self.say)
             if best is None:
                 return decide(mine, None, competition=competition, block=block, seed=seed)
             candidate, verified = best
+            self.say(f"against {candidate.hotkey}'s {candidate.pointer.format()} (the network's best)")
             try:
                 theirs = evaluate(worker, str(verified.path), samples, competition, settings, self.s.eval_timeout_s)
             except Refused as refusal:
