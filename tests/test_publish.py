@@ -142,3 +142,36 @@ def test_a_model_the_validator_job_refuses_is_refused_before_the_best_is_fetched
     assert "refused: bad_tokenizer" in capsys.readouterr().err
     assert not (net.root / "store" / "models").exists() or not any((net.root / "store" / "models").iterdir())
     assert revisions(net, "gina/m") == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_recorded_evaluation_is_redone_when_the_best_changed(tmp_path: Path) -> None:
+    from miner.publish import Publisher, PublishSettings
+    from network import competitions_document
+    from node.competitions import parse_competitions
+
+    net = Network(tmp_path)
+    hana, alice, validator = net.miner("hana"), net.miner("alice"), net.validator("v1")
+    settings = PublishSettings(unigram_model(tmp_path / "m"), "hana/m", COMPETITION, samples=6,
+                               store_dir=tmp_path / "store", readback_timeout_s=2)
+    lines: list[str] = []
+
+    def stop(step: str) -> None:
+        if step == "uploaded":
+            raise Interrupted(step)
+
+    competitions = parse_competitions(competitions_document())
+    with pytest.raises(Interrupted):
+        Publisher(settings, net.chain, net.hub, hana, competitions, say=lines.append, after_step=stop).run()
+    assert any("nothing to beat" in line for line in lines)
+    best = net.publish(alice, random_model(tmp_path / "alice", seed=9), "alice/m")  # meanwhile, a best appears
+    net.chain.set_weights(validator, {net.chain.metagraph().uid_of(alice.hotkey.ss58_address): 1.0})
+    lines.clear()
+    result = Publisher(settings, net.chain, net.hub, hana, competitions, say=lines.append).run()
+    assert any("best model changed" in line for line in lines)
+    assert result.comparison.best_pointer == best and result.comparison.wins
+    assert any("not uploading again" in line for line in lines)
