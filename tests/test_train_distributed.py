@@ -106,10 +106,9 @@ def test_fsdp2_equals_ddp_and_one_process_and_loads_strictly(setup, tmp_path) ->
 
 
 @pytest.mark.slow
-def test_fsdp2_accumulation_and_layer_map_under_ddp(setup, tmp_path) -> None:
-    """FSDP2 with gradient accumulation == one process accumulating the same micro-batches (2 per rank:
-    bitwise, since both reduce each rank's sum once); a layer_map model trains under DDP bitwise as in
-    one process (static graph: a stored layer used at two positions gets its gradient reduced once)."""
+def test_layer_map_under_ddp(setup, tmp_path) -> None:
+    """A layer_map model (one stored layer at two positions) trains under DDP bitwise as in one process;
+    with no_sync accumulation and activation checkpointing, equal to rounding."""
     mapped = tmp_path / "mapped"
     tiny_model("llama", vocab_size=320, num_hidden_layers=6, layer_map=[0, 1, 2, 3, 2, 3]).save_pretrained(mapped)
     (mapped / "tokenizer.json").write_bytes((setup[0] / "tokenizer.json").read_bytes())
@@ -120,6 +119,11 @@ def test_fsdp2_accumulation_and_layer_map_under_ddp(setup, tmp_path) -> None:
     start = load_model_for_eval(mapped).state_dict()
     trained = final_weights(tmp_path / "ddp")
     assert not torch.equal(start["model.layers.2.mlp.up_proj.weight"], trained["model.layers.2.mlp.up_proj.weight"])
+    four = train(TrainConfig(**settings((mapped, setup[1]), tmp_path / "four", grad_accum=4)))
+    accumulated = torchrun(settings((mapped, setup[1]), tmp_path / "ddp-accum", parallelism="ddp", grad_accum=2,
+                                    gradient_checkpointing=True), tmp_path)
+    for a, b in zip(losses(accumulated), four.losses, strict=True):
+        assert abs(a - b) <= 1e-6 * abs(b)
 
 
 @pytest.mark.slow

@@ -98,6 +98,9 @@ def test_training_stream_holds_no_heldout_text(setup, tmp_path) -> None:
     assert torch.equal(batches.batch(7, 1), again.batch(7, 1))  # a pure function of (seed, step, index)
     assert not torch.equal(batches.batch(7, 1), batches.batch(7, 0))
     assert batches.batch(7, 1).shape == (2, 17)
+    with pytest.raises(TrainingRefused) as info:  # ids beyond a smaller model's vocabulary
+        CorpusBatches.build(tok, 100, seed=5, batch_size=2, seq_len=16, corpus_path=marked)
+    assert info.value.kind is TrainingRefusalKind.TOKENIZER
 
 
 def test_config_is_strict() -> None:

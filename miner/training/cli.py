@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import fields
 from typing import Any
 
@@ -57,5 +58,6 @@ def run_train(args: argparse.Namespace) -> int:
     summary = {"step": result.step, "tokens": result.tokens, "checkpoint": str(result.checkpoint),
                "loss": result.losses[-1] if result.losses else None,
                "heldout_loss": result.heldout[-1][1] if result.heldout else None}
-    print(json.dumps(summary))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one summary line (rank 0's)
+        print(json.dumps(summary))
     return 0

@@ -70,8 +70,8 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     eps: float = 1e-8
     grad_clip: float | None = 1.0  # max global gradient norm; None: no clipping
-    seed: int = 0  # data order and any random init; the batch of a step depends only on (seed, step, rank)
-    dtype: str = "float32"  # "bfloat16": autocast on CUDA (weights and optimiser stay fp32)
+    seed: int = 0  # data order; the batch of a step depends only on (seed, step, rank) (see data.py)
+    dtype: str = "float32"  # "bfloat16": autocast (meant for GPUs; weights and optimiser state stay fp32)
     gradient_checkpointing: bool = False
     parallelism: str = "auto"  # under torchrun: ddp, or fsdp (FSDP2) for models that do not fit one device
     device: str | None = None  # default: cuda:<local rank> when CUDA is there, else cpu

@@ -34,6 +34,8 @@ from node.data.corpus import load_documents
 from node.data.sample import Sample
 from node.data.tokenizer_files import competition_tokenizer_path, load_tokenizer
 
+from .errors import TrainingRefusalKind, TrainingRefused
+
 MAX_SAMPLE_TOKENS = 1 << 20  # a training sample is never refused for length; the window cuts it
 
 
@@ -42,7 +44,8 @@ def training_tokenizer(model_dir: str | Path, name: str | None) -> LoadedTokeniz
     if name is None:
         own = Path(model_dir) / "tokenizer.json"
         if not own.is_file():
-            raise ValueError(f"{model_dir} ships no tokenizer.json; set `tokenizer` (a file or a competition name)")
+            raise TrainingRefused(TrainingRefusalKind.TOKENIZER,
+                                  f"{model_dir} ships no tokenizer.json; set `tokenizer` (a file or competition name)")
         return load_tokenizer(own, origin="model")
     return load_tokenizer(competition_tokenizer_path(name), origin="competition")
 
@@ -53,7 +56,8 @@ def tokenize_for_training(samples: list[Sample], tok: LoadedTokenizer, vocab_siz
     policy = TokenizerPolicy(max_sequence_len=MAX_SAMPLE_TOKENS, append_eos=tok.eos_id is not None)
     batch = tokenize_samples(samples, tok, policy, vocab_size=vocab_size)
     if batch.model_error:
-        raise ValueError(f"tokenizer {tok.path} does not fit the model: {batch.model_error}")
+        raise TrainingRefused(TrainingRefusalKind.TOKENIZER, f"tokenizer {tok.path} does not fit the model: "
+                              f"{batch.model_error}")
     return [item.ids for item in batch.samples if item.ids]
 
 

@@ -4,10 +4,13 @@ Launched by `torchrun` (WORLD_SIZE set), each process joins the group (gloo on C
 and trains on its own micro-batches; gradients are averaged across processes before the optimiser
 step, so every process ends each step with the same weights.
 
-- DDP: the whole model on every process. `static_graph=True` for a model with a `layer_map`: the
-  same stored layer runs at several positions, so its parameters receive gradient more than once per
-  backward; with a static graph DDP records that on the first step and reduces each once, after the
-  last use. Micro-batches before the last one of a step skip the all-reduce (`no_sync`).
+- DDP: the whole model on every process, `find_unused_parameters=False`. Micro-batches before the
+  last one of a step skip the all-reduce (`no_sync`). A model with a `layer_map` runs one stored layer
+  at several positions; that needs nothing special: autograd sums the gradient a parameter gets from
+  every position before its one AccumulateGrad runs, so DDP's reducer sees each parameter ready once
+  per backward (tested bitwise against one process, with and without activation checkpointing).
+  `static_graph=True` is not needed, and in torch 2.13 it breaks `no_sync` accumulation on the first
+  step (`expect_autograd_hooks_ INTERNAL ASSERT FAILED` in reducer.cpp), so it is not used.
 - FSDP2 (`fully_shard` on each decoder layer, then the root): parameters, gradients and optimiser
   state sharded across processes, for models that do not fit one device. Gradient sync is off for all
   but the last micro-batch, so the reduction sees the same sums DDP does (bitwise equal in fp32). A
@@ -105,8 +108,7 @@ def wrap(model: torch.nn.Module, processes: Processes) -> torch.nn.Module:
         from torch.nn.parallel import DistributedDataParallel
 
         ids = [processes.device.index] if processes.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False,
-                                       static_graph=model.config.layer_map is not None)
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=False)
     from torch.distributed.device_mesh import init_device_mesh
     from torch.distributed.fsdp import fully_shard
 
