@@ -70,6 +70,9 @@ def exit_reason(exitcode: int | None) -> str:
     return f"evaluation process exited with code {exitcode} without a result"
 
 
+INTERRUPTED = "interrupted: the worker's owner is stopping"
+
+
 class IsolatedWorker:
     """One child process at a time; `call` blocks until the answer, the limit, or the child's death."""
 
@@ -79,6 +82,7 @@ class IsolatedWorker:
         self._process = None
         self._conn = None
         self.starts = 0
+        self._interrupted = False
 
     def _start(self) -> None:
         receiver, sender = self._context.Pipe(duplex=True)
@@ -93,6 +97,8 @@ class IsolatedWorker:
         return None if self._process is None else self._process.pid
 
     def call(self, fn: Callable[..., Any], *args: Any, timeout_s: float, **kwargs: Any) -> CallResult:
+        if self._interrupted:  # the owner is stopping: no new child (starting one costs seconds of imports)
+            return CallResult(kind=RefusalKind.EVAL_CRASH, message=INTERRUPTED)
         if self._process is None or not self._process.is_alive():
             self._discard()
             self._start()
@@ -129,7 +135,9 @@ class IsolatedWorker:
         self._conn = None
 
     def interrupt(self) -> None:
-        """Kill the child now (safe from a signal handler): a call in flight returns `EVAL_CRASH`."""
+        """Kill the child now and refuse later calls (safe from a signal handler): the owner is stopping, so a
+        call in flight returns `EVAL_CRASH`, and so does every later one, without starting a new child."""
+        self._interrupted = True
         process = self._process
         if process is not None and process.is_alive():
             process.kill()

@@ -76,3 +76,13 @@ def test_missing_database_reads_as_down_and_the_endpoint_is_off_by_default(tmp_p
         server.close()
     assert got == {(P + "state_database_up", ()): 0}
     assert start_metrics(Settings(state_dir=str(tmp_path))) is None
+
+
+def test_a_taken_port_names_the_setting_to_change(tmp_path):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        with pytest.raises(OSError, match="--metrics.port"):
+            MetricsServer(tmp_path / "state.sqlite", port=taken.getsockname()[1])

@@ -23,7 +23,11 @@ from network import ROOT, Network, validator_env
 
 pytestmark = [pytest.mark.assets, pytest.mark.slow]
 
-STOP_WITHIN_S = 5.0
+# SIGTERM -> the daemon at its safe point with services closed ("stopped after ..." logged): a few seconds.
+# The process exit after that is the interpreter's teardown of torch/transformers: ~0.5 s on an idle machine,
+# up to ~5 s on a loaded 2-core one, so it is bounded separately and generously.
+STOP_WITHIN_S = 3.0
+EXIT_WITHIN_S = 15.0
 
 
 def free_port() -> int:
@@ -61,6 +65,23 @@ class Lines:
                 return
 
 
+def terminate(process: subprocess.Popen, lines: Lines) -> tuple[int, float, float]:
+    """SIGTERM; (exit code, seconds to the "stopped after" line, seconds to the process exit)."""
+    sent = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    lines.wait_for("stopped after", timeout_s=60)
+    stopped = time.monotonic() - sent
+    code = process.wait(timeout=60)
+    return code, stopped, time.monotonic() - sent
+
+
+def check_stop(code: int, stopped: float, exited: float, lines: Lines) -> None:
+    tail = "".join(lines.seen[-12:])
+    assert code == 0, tail
+    assert stopped < STOP_WITHIN_S, f"{stopped:.1f} s to stop:\n{tail}"
+    assert exited < EXIT_WITHIN_S, f"{exited:.1f} s to exit:\n{tail}"
+
+
 def test_daemon_reloads_on_sighup_and_stops_cleanly_on_sigterm(tmp_path):
     net = Network(tmp_path)
     net.validator("v1")
@@ -94,18 +115,69 @@ def test_daemon_reloads_on_sighup_and_stops_cleanly_on_sigterm(tmp_path):
         process.send_signal(signal.SIGHUP)
         lines.wait_for("config reloaded: rebuilding services", timeout_s=30)
 
-        sent = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        code = process.wait(timeout=30)
-        took = time.monotonic() - sent
+        code, stopped, exited = terminate(process, lines)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
     lines.rest()
-    assert code == 0, "".join(lines.seen[-30:])
-    assert took < STOP_WITHIN_S, f"took {took:.1f} s to stop"
+    check_stop(code, stopped, exited, lines)
     records = [json.loads(line) for line in lines.seen if line.strip()]  # every line is one JSON object
     messages = [r["message"] for r in records]
     assert any("stop requested" in m for m in messages) and any(m.startswith("stopped after") for m in messages)
     assert all({"ts", "level", "logger", "message"} <= set(r) for r in records)
+
+
+def model_rows(state_dir) -> list[dict]:
+    from validator.state.queries import StateView, state_file
+
+    try:
+        with StateView(state_file(state_dir)) as view:
+            return [dict(r) for r in view.conn.execute("SELECT * FROM round_models")]
+    except Exception:  # not created yet
+        return []
+
+
+def test_sigterm_during_an_evaluation_stops_within_seconds_and_the_model_is_redone(tmp_path):
+
+    from network import random_model
+
+    net = Network(tmp_path)
+    net.validator("v1")
+    net.publish(net.miner("m1"), random_model(tmp_path / "m1", seed=1), "alice/tiny")
+    state_dir = tmp_path / "state"
+    command = net.validator_command("v1", state_dir, "--logging.json")
+    command[command.index("--round.samples") + 1] = "64"  # a longer evaluation: a wider window to stop in
+    process = subprocess.Popen(command, cwd=ROOT, env=validator_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    lines = Lines(process.stderr)
+    try:
+        lines.wait_for("planned")
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:  # the model is claimed: downloading, verifying or being evaluated
+            if any(r["state"] == "running" for r in model_rows(state_dir)):
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the model never reached its evaluation:\n" + "".join(lines.seen[-20:]))
+        code, stopped, exited = terminate(process, lines)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    lines.rest()
+    check_stop(code, stopped, exited, lines)
+    (row,) = model_rows(state_dir)
+    print(f"SIGTERM: safe point after {stopped:.2f} s, exit after {exited:.2f} s, model {row['state']}")
+    if row["state"] == "pending":  # interrupted: back to pending, to be redone (not held against the model)
+        assert row["message"] == "interrupted by shutdown"
+    else:  # the evaluation won the race against the signal
+        assert row["state"] == "evaluated"
+
+    again = subprocess.run(net.validator_command("v1", state_dir, "--max-rounds", "1"), cwd=ROOT,
+                           env=validator_env(), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    status = subprocess.run([sys.executable, "-m", "validator", "status", "--state.dir", str(state_dir), "--json"],
+                            cwd=ROOT, env=validator_env(), capture_output=True, text=True, timeout=60)
+    (model,) = json.loads(status.stdout)["competitions"]["tiny"]
+    assert model["state"] == "evaluated" and model["mean_loss"] > 0 and model["win_rate"] is not None

@@ -77,8 +77,9 @@ class Daemon:
 
     def _run(self) -> int:
         self.services = build_services(self.settings)
-        metrics = start_metrics(self.settings)  # reads the state database on each scrape; None when off
+        metrics = None
         try:
+            metrics = start_metrics(self.settings)  # reads the state database on each scrape; None when off
             swept = self.services.state.sweep()
             if swept:
                 log.info("swept %d model evaluations a previous process left running", swept)

@@ -151,7 +151,10 @@ class MetricsServer:
     def __init__(self, state_path: str | Path, host: str = "127.0.0.1", port: int = 0) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(StateCollector(state_path))
-        self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        try:
+            self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as err:  # port taken, address not local: say which setting to change
+            raise OSError(f"cannot serve metrics on {host}:{port} (--metrics.host/--metrics.port): {err}") from err
         self.host = host
         self.port = int(self._server.server_port)
         log.info("metrics on http://%s:%d/metrics", host, self.port)

@@ -126,7 +126,7 @@ def round_durations(rounds: Sequence[Mapping[str, object]]) -> bytes:
     """Wall time of each finished round, and the part spent inside the evaluation process."""
     fig, axes = _figure()
     ax = axes[0][0]
-    done = [r for r in rounds if r["seconds"] is not None]
+    done = [r for r in rounds if r["state"] == "done" and r["seconds"] is not None]
     if not done:
         _empty(ax, "finished rounds")
         return _png(fig)

@@ -22,7 +22,7 @@ from validator.state.queries import NoState, StateView, state_file
 REPORT_FILE = "report.html"
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1100px; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 1240px; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }

@@ -176,6 +176,8 @@ class RoundRunner:
                     outcome = self.process(ctx, row)
                 progressed |= outcome != "retry"
             if not progressed:
+                if self.stop_requested():  # an interrupted model is a "retry" too: stop now, not after the backoff
+                    return False
                 log.info("round %d: %d models waiting on transient failures; retrying in %.0f s", ctx.block,
                          len(pending), wait)
                 time.sleep(wait)

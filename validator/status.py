@@ -50,12 +50,12 @@ def render(status: Status, console: Console) -> None:
     else:
         samples = ", ".join(f"{c} {n}" for c, n in last.samples.items()) or "0"
         running = display.age(status.now - last.started_at)
-        took = display.age(last.seconds) if last.seconds is not None else f"running for {running}"
+        took = f"took {display.age(last.seconds)}" if last.seconds is not None else f"running for {running}"
         console.print(
             f"last round {last.block} ({last.state}): seed {last.seed}, samples {samples}, "
             f"models {last.models} ({last.evaluated} evaluated, {last.rejected} rejected, {last.failed} failed"
             f"{f', {last.pending} pending' if last.pending else ''}), {last.refused_pointers} refused pointers, "
-            f"took {took} ({last.eval_seconds:.1f} s evaluating)" + (f"; note: {last.note}" if last.note else ""))
+            f"{took} ({last.eval_seconds:.1f} s evaluating)" + (f"; note: {last.note}" if last.note else ""))
     console.print(_weights_text(status))
     if status.board_round is None:
         console.print("no scored round yet: no leaderboard")
