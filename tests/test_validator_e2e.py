@@ -8,6 +8,7 @@ The tests run in file order and move the clock forward; each states what it expe
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import signal
@@ -42,10 +43,12 @@ def net(tmp_path_factory):
     network.keys.update({name: w.hotkey.ss58_address for name, w in miners.items()})
     network.publish(miners["alice"], random_model(root / "alice", seed=1), "alice/tiny")
     network.chain.advance(1)
-    network.publish(miners["bob"], unigram_model(root / "bob"), "bob/unigram")
+    bob = network.publish(miners["bob"], unigram_model(root / "bob"), "bob/unigram")
     network.chain.advance(1)
     network.publish(miners["copier"], root / "bob", "copier/unigram")
-    network.publish(miners["grower"], grow_wider(root / "bob", root / "grown"), "grower/unigram-wide")
+    grown = grow_wider(root / "bob", root / "grown")
+    (grown / "lineage.json").write_text(json.dumps({"parent": bob}))  # certified by the validator, not rewarded
+    network.publish(miners["grower"], grown, "grower/unigram-wide")
     network.chain.advance(8)  # block 10: the first round
     return network
 
@@ -88,6 +91,9 @@ def test_the_better_model_takes_the_weight_and_copies_get_nothing(net):
     row = net.chain.weights()[uid[net.keys["v1"]]]
     assert row == {uid[net.keys["bob"]]: 1.0}
     assert state.weight_set(10)["state"] == "set" and state.round(10)["state"] == "done"
+    grower = state.verdict(net.keys["grower"], models["grower"]["pointer"])
+    assert grower["lineage"] == "certified", grower["lineage_message"]
+    assert state.verdict(net.keys["bob"], models["bob"]["pointer"])["lineage"] == "none"
 
 
 def test_two_validators_started_at_different_times_agree(net):

@@ -173,7 +173,7 @@ class RoundRunner:
                     return False
                 with progress.step(f"round {ctx.block}: model {index}/{len(pending)} {row['pointer']}",
                                    round=ctx.block, hotkey=row["hotkey"]):  # spinner on a terminal; log fields
-                    outcome = self.process(ctx, row)
+                    outcome = self.process_safely(ctx, row)
                 progressed |= outcome != "retry"
             if not progressed:
                 if self.stop_requested():  # an interrupted model is a "retry" too: stop now, not after the backoff
@@ -196,7 +196,7 @@ class RoundRunner:
             refusal = Refused(RefusalKind.INTERNAL_ERROR, f"{type(err).__name__}: {err}")
             current = {r["hotkey"]: r for r in self.s.state.round_models(ctx.block)}.get(row["hotkey"])
             if current is not None and current["state"] == "running":
-                return self._refused(ctx, current, refusal)
+                return self._refused(ctx, row, refusal)  # `row` holds the attempts before this claim
             return "retry"
 
     def process(self, ctx: RoundContext, row) -> str:
