@@ -8,6 +8,8 @@ the command line override the environment, which overrides the config file (see 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from dataclasses import fields
 from typing import Any
@@ -77,7 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         from validator.daemon import run_daemon
 
-        return run_daemon(settings, reload=lambda: settings_from(args))
+        code = run_daemon(settings, reload=lambda: settings_from(args))
+        # Everything is closed and committed; skip the interpreter's teardown of torch and transformers,
+        # which takes seconds and would make a service manager's stop wait for nothing.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
     if args.command == "status":
         from validator.status import print_status
 
