@@ -91,7 +91,7 @@ def fetch_and_verify(
     except HubError as err:
         raise hub_refusal(err) from None
     try:
-        digests = digests_from_folder(lease.path)
+        digests = store.stored_digests(pointer.repo_id, pointer.commit) or digests_from_folder(lease.path)
         scheme = hash_scheme(digests, hotkey, pointer.hash)
         if scheme is None:
             raise Refused(RefusalKind.HASH_MISMATCH, "the downloaded files do not hash to the commitment")

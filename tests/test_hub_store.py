@@ -139,3 +139,16 @@ def test_a_download_killed_mid_file_resumes_and_stores_only_the_model_files(hub:
     with store.fetch(hub, *repo) as lease:
         assert sorted(p.name for p in lease.path.iterdir()) == ["config.json", "model.safetensors"]
         assert folder_model_hash(lease.path, HOTKEY) == hub.revision_info(*repo).model_hash(HOTKEY)
+
+
+def test_digests_recorded_at_download_are_trusted_only_while_the_files_are_untouched(hub, tmp_path: Path) -> None:
+    from node.identity import digests_from_folder
+
+    store = ModelStore(tmp_path / "store", max_bytes=10 * SIZE)
+    repo = publish(hub, tmp_path, "d")
+    with store.fetch(hub, *repo) as lease:
+        assert sorted(store.stored_digests(*repo), key=lambda d: d.name) == \
+            sorted(digests_from_folder(lease.path), key=lambda d: d.name)
+        (lease.path / "model.safetensors").write_bytes(b"x" * SIZE)  # same size, new bytes and mtime
+        assert store.stored_digests(*repo) is None
+    assert store.stored_digests("team/never", "1" * 40) is None

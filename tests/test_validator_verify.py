@@ -24,18 +24,21 @@ def env(tmp_path):
     hub = DirectoryHub(tmp_path / "hub")
     revision = hub.upload("alice/tiny", folder)
     store = ModelStore(tmp_path / "store", max_bytes=10**9)
-    competition = Competition("c", 1.0, ("LlamaForCausalLM",), 10**8, 10**7, "corpus", tokenizer="gpt2")
-    return folder, hub, revision, store, competition
+    return folder, hub, revision, store, competition()
+
+
+def competition(model_types=("LlamaForCausalLM",), model_size=10**8, parameters=10**7) -> Competition:
+    return Competition("c", 1.0, model_types, model_size, parameters, "corpus", tokenizer="gpt2", max_sequence_len=256)
 
 
 def pointer(revision: str, hash_: str) -> ModelPointer:
     return ModelPointer("alice", "tiny", revision, hash_, "c")
 
 
-def verify(env, ptr, hotkey=HOTKEY, competition=None):
+def verify(env, ptr, hotkey=HOTKEY, rules=None):
     _, hub, _, store, default = env
-    competition = competition or default
-    return fetch_and_verify(hub, store, ptr, hotkey, competition, model_limits(competition, "float32"), timeout_s=60)
+    rules = rules or default
+    return fetch_and_verify(hub, store, ptr, hotkey, rules, model_limits(rules, "float32"), timeout_s=60)
 
 
 def test_our_hash_and_the_reference_scheme_are_both_accepted(env):
@@ -50,14 +53,14 @@ def test_our_hash_and_the_reference_scheme_are_both_accepted(env):
 
 
 def test_metadata_refusals_happen_before_any_download(env):
-    folder, _, revision, store, competition = env
+    folder, _, revision, store, _ = env
     good = model_hash(digests_from_folder(folder), HOTKEY)
     with pytest.raises(Refused) as info:
         verify(env, pointer(revision, good), hotkey=OTHER)  # someone else's upload under another hotkey
     assert info.value.kind is RefusalKind.HASH_MISMATCH
-    small = Competition("c", 1.0, ("LlamaForCausalLM",), 1000, 10**7, "corpus", tokenizer="gpt2")
+    small = competition(model_size=1000)
     with pytest.raises(Refused) as info:
-        verify(env, pointer(revision, good), competition=small)
+        verify(env, pointer(revision, good), rules=small)
     assert info.value.kind is RefusalKind.TOO_LARGE
     assert store.models() == [] and not any((store.root / "partial").iterdir())
     with pytest.raises(Refused) as info:
@@ -67,11 +70,11 @@ def test_metadata_refusals_happen_before_any_download(env):
 
 def test_the_gate_runs_on_the_downloaded_folder(env):
     folder, _, revision, _, _ = env
-    phi_only = Competition("c", 1.0, ("Phi3ForCausalLM",), 10**8, 10**7, "corpus", tokenizer="gpt2")
+    phi_only = competition(model_types=("Phi3ForCausalLM",))
     with pytest.raises(Refused) as info:
-        verify(env, pointer(revision, model_hash(digests_from_folder(folder), HOTKEY)), competition=phi_only)
+        verify(env, pointer(revision, model_hash(digests_from_folder(folder), HOTKEY)), rules=phi_only)
     assert info.value.kind is RefusalKind.ARCHITECTURE
-    few = Competition("c", 1.0, ("LlamaForCausalLM",), 10**8, 1000, "corpus", tokenizer="gpt2")
+    few = competition(parameters=1000)
     with pytest.raises(Refused) as info:
-        verify(env, pointer(revision, model_hash(digests_from_folder(folder), HOTKEY)), competition=few)
+        verify(env, pointer(revision, model_hash(digests_from_folder(folder), HOTKEY)), rules=few)
     assert info.value.kind is RefusalKind.TOO_MANY_PARAMETERS

@@ -62,19 +62,18 @@ class RoundEvaluator:
     """Evaluates models for the daemon through one long-lived isolated worker."""
 
     def __init__(self, state: StateStore, worker: IsolatedWorker, *, timeout_s: float, spot_fraction: float,
-                 spot_max: int, tolerance: float, check_finite: bool = True) -> None:
+                 spot_max: int, tolerance: float) -> None:
         self.state = state
         self.worker = worker
         self.timeout_s = timeout_s
         self.spot_fraction = spot_fraction
         self.spot_max = spot_max
         self.tolerance = tolerance
-        self.check_finite = check_finite
 
     def _run(self, model_dir: str, samples: Sequence[Sample], policy: TokenizerPolicy,
-             settings: EvalSettings) -> tuple[JobResult, float]:
+             settings: EvalSettings, check_finite: bool) -> tuple[JobResult, float]:
         result = self.worker.call(evaluate_model, model_dir, [(s.id, s.text) for s in samples], policy, settings,
-                                  self.check_finite, timeout_s=self.timeout_s)
+                                  check_finite, timeout_s=self.timeout_s)
         if not result.ok:
             raise Refused(result.kind, result.message)
         job: JobResult = result.value
@@ -86,8 +85,11 @@ class RoundEvaluator:
         return job, job.seconds  # the evaluation's own time, without the worker's start-up
 
     def losses(self, model_dir: str, content_hash: str, samples: Sequence[Sample], policy: TokenizerPolicy,
-               policy_id: str, settings: EvalSettings, seed: int) -> ModelLosses:
-        """Cached where possible, spot-checked, the rest evaluated; raises `Refused` for a failing model."""
+               policy_id: str, settings: EvalSettings, seed: int, *, check_finite: bool = True) -> ModelLosses:
+        """Cached where possible, spot-checked, the rest evaluated; raises `Refused` for a failing model.
+
+        `check_finite`: scan the weights for NaN/inf first (once per content: the files never change after).
+        """
         ids = [s.id for s in samples]
         cached = self.state.cached_losses(content_hash, policy_id, settings.dtype, ids)
         spot = spot_check_ids(sorted(cached), seed, content_hash, self.spot_fraction, self.spot_max)
@@ -95,11 +97,11 @@ class RoundEvaluator:
         fresh: dict[str, LossRow] = {}
         seconds = 0.0
         if todo:
-            job, seconds = self._run(model_dir, todo, policy, settings)
+            job, seconds = self._run(model_dir, todo, policy, settings, check_finite)
             fresh = {s.id: LossRow(s.id, loss, tok) for s, loss, tok in zip(todo, job.losses, job.tokens, strict=True)}
         drift = any(drifted(cached[i].loss, fresh[i].loss, self.tolerance) for i in spot)
         if drift:
-            job, more = self._run(model_dir, samples, policy, settings)
+            job, more = self._run(model_dir, samples, policy, settings, False)
             seconds += more
             rows = [LossRow(s.id, loss, tok) for s, loss, tok in zip(samples, job.losses, job.tokens, strict=True)]
             return ModelLosses([r.loss for r in rows], [r.tokens for r in rows], rows, len(rows), 0, True, seconds)

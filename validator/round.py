@@ -226,7 +226,8 @@ class RoundRunner:
                                          memory_fraction=settings.eval_memory_fraction)
             try:
                 result = self.evaluator.losses(str(verified.path), verified.content_hash, ctx.samples[competition.id],
-                                               policy, pkey, eval_settings, ctx.seed)
+                                               policy, pkey, eval_settings, ctx.seed,
+                                               check_finite=cached is None or cached["status"] != "ok")
             except Refused as refusal:
                 if self.stop_requested():
                     state.release_model(block, hotkey, refusal.kind.value, "interrupted by shutdown")

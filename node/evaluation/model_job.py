@@ -9,6 +9,7 @@ miner's comparison uses exactly the validator's tokenisation, checks and loss.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -33,7 +34,12 @@ def evaluate_model(
     model_dir: str, samples: Sequence[tuple[str, str]], policy: TokenizerPolicy, settings: EvalSettings,
     check_finite: bool = True,
 ) -> JobResult:
-    """Score `samples` (`(id, text)`) on the model in `model_dir`; raises `Refused` for a model-level failure."""
+    """Score `samples` (`(id, text)`) on the model in `model_dir`; raises `Refused` for a model-level failure.
+
+    `seconds` is the whole job (tokenisation, the finiteness scan, loading and the forward passes): the work of
+    the evaluation process for this model, which the validator's round overhead is measured against.
+    """
+    started = time.perf_counter()
     config = read_model_config(model_dir)
     try:
         tokenizer = policy.load(model_dir)
@@ -51,7 +57,8 @@ def evaluate_model(
     ids = batch.id_lists()
     report = evaluate_checkpoint(model_dir, ids, settings)
     tokens = [max(len(x) - 1, 0) for x in ids]
-    return JobResult(list(report.losses), tokens, batch.tokenizer_sha256, report.seconds, tuple(report.notes))
+    return JobResult(list(report.losses), tokens, batch.tokenizer_sha256, time.perf_counter() - started,
+                     tuple(report.notes))
 
 
 def warm_up() -> bool:

@@ -16,6 +16,7 @@ lease on is never evicted; if the room cannot be made, `StoreFullError` is raise
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import uuid
@@ -25,9 +26,9 @@ from pathlib import Path
 
 from node.hub.base import ModelHub
 from node.hub.errors import HubError, IntegrityError, TooLargeError
-from node.hub.fsutil import file_lock
+from node.hub.fsutil import file_lock, write_atomic
 from node.hub.leases import Lease, release, try_exclusive
-from node.identity import split_repo_id
+from node.identity import FileDigest, split_repo_id
 from node.refusal import RefusalKind
 
 
@@ -82,7 +83,7 @@ class ModelStore:
         self.max_bytes = max_bytes
         self.min_free_bytes = min_free_bytes
         self._disk_free = disk_free or (lambda path: shutil.disk_usage(path).free)
-        for sub in ("models", "partial", "locks", "used", "trash"):
+        for sub in ("models", "partial", "locks", "used", "trash", "digests"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def _lease_lock(self, key: str) -> Path:
@@ -142,6 +143,41 @@ class ModelStore:
             raise
         _keep_only(partial, {f.name for f in done.files})
         os.rename(partial, self.root / "models" / key)
+        self._record_digests(key, done)
+
+    def _digests_file(self, key: str) -> Path:
+        return self.root / "digests" / f"{key}.json"
+
+    def _record_digests(self, key: str, info) -> None:
+        """Remember the sha256 of each file as it was copied, with the file's size and mtime, so later rounds
+        need not read hundreds of megabytes again to know the bytes are unchanged."""
+        folder = self.root / "models" / key
+        entries = []
+        for f in info.files:
+            if f.sha256 is None:
+                return
+            st = (folder / f.name).stat()
+            entries.append({"name": f.name, "sha256": f.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+        write_atomic(self._digests_file(key), json.dumps(entries).encode())
+
+    def stored_digests(self, repo_id: str, revision: str) -> list[FileDigest] | None:
+        """The digests recorded at download, if every file is still exactly as written (else None: re-hash)."""
+        key = model_key(repo_id, revision)
+        folder = self.root / "models" / key
+        try:
+            entries = json.loads(self._digests_file(key).read_bytes())
+            names = {p.name for p in folder.iterdir()}
+            if names != {e["name"] for e in entries}:
+                return None
+            out = []
+            for e in entries:
+                st = (folder / e["name"]).stat()
+                if (st.st_size, st.st_mtime_ns) != (e["size"], e["mtime_ns"]):
+                    return None
+                out.append(FileDigest(e["name"], e["sha256"], e["size"]))
+            return out
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def models(self) -> list[StoredModel]:
         """Stored models, least recently used first."""
@@ -187,6 +223,7 @@ class ModelStore:
             os.rename(model.path, trash)  # vanishes from models/ atomically, then deleted at leisure
             shutil.rmtree(trash, ignore_errors=True)
             (self.root / "used" / model.key).unlink(missing_ok=True)
+            self._digests_file(model.key).unlink(missing_ok=True)
         finally:
             release(fd)
         return True
