@@ -173,3 +173,20 @@ def test_batch_hands_the_engine_id_lists(gpt_like) -> None:
     batch = tokenize_samples(samples, gpt_like, TokenizerPolicy())
     lists = batch.id_lists()
     assert lists[0] == batch.samples[0].ids and lists[1] == ()  # () scores inf in node.evaluation
+
+
+def test_native_panic_in_a_model_tokenizer_is_a_reported_refusal(tmp_path):
+    """`(a|a)+$` makes onig give up; the Rust side panics with pyo3's PanicException, a BaseException that
+    `except Exception` would let abort the whole round."""
+    from node.data.sample import Sample
+    from node.gate.adversarial.build import minimal_tokenizer_json
+    from node.refusal import RefusalKind
+
+    pre = {"type": "Split", "pattern": {"Regex": "(a|a)+$"}, "behavior": "Isolated", "invert": False}
+    (tmp_path / "tokenizer.json").write_text(minimal_tokenizer_json(pre_tokenizer=pre))
+    policy = TokenizerPolicy(free_tokenizer=True)
+    samples = [Sample("hostile", "a" * 3000 + "b", "test"), Sample("fine", "hello world", "test")]
+    batch = tokenize_samples(samples, policy.load(tmp_path), policy, vocab_size=96)
+    assert batch.samples[0].reason == Reason.ENCODE_ERROR and "PanicException" in batch.samples[0].detail
+    assert batch.samples[1].reason != Reason.ENCODE_ERROR  # the rest of the round goes on
+    assert batch.refusal().kind == RefusalKind.BAD_TOKENIZER

@@ -21,6 +21,7 @@ from node.identity import (
     read_pointer,
     select_model_files,
 )
+from node.refusal import RefusalKind
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 HASH = base64.b64encode(hashlib.sha256(b"x").digest()).decode()
@@ -139,3 +140,13 @@ def test_selection_is_flat_and_pattern_based() -> None:
     assert select_model_files(names) == ["a.safetensors", "config.json", "tokenizer.model"]
     with pytest.raises(FileNameError):
         select_model_files(["bad name.json"])
+
+
+def test_hash_has_one_spelling_and_refusals_have_a_kind() -> None:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    twin = HASH[:42] + alphabet[alphabet.index(HASH[42]) ^ 1] + "="  # the same 32 bytes, unused bits set
+    assert base64.b64decode(twin) == base64.b64decode(HASH)
+    with pytest.raises(PointerError, match="canonical") as refused:
+        parse_pointer(f"alice:model:{'0' * 40}:{twin}:c1")
+    assert refused.value.kind == RefusalKind.BAD_POINTER
+    assert parse_pointer(f"alice:model:{'0' * 40}:{HASH}:c1").hash == HASH

@@ -8,6 +8,7 @@ read is refused as UNSAFE_FILE instead of being followed, waited on or read.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import dataclass
@@ -96,7 +97,7 @@ def open_regular(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         fd = os.open(path, OPEN_FLAGS)
     except OSError as exc:
-        reason = "is a symlink" if exc.errno == 40 else exc.strerror  # ELOOP: O_NOFOLLOW met a link
+        reason = "is a symlink" if exc.errno == errno.ELOOP else exc.strerror  # O_NOFOLLOW met a link
         raise Refused(RefusalKind.UNSAFE_FILE, f"{Path(path).name}: {reason}") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):

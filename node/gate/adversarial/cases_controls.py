@@ -18,12 +18,6 @@ from ..limits import MIB
 from .registry import case
 
 
-@case("control", K.UNSAFE_FILE, seconds=1.0)
-def control_hang(tmp):
-    os.mkfifo(tmp / "fifo")
-    return lambda: open(tmp / "fifo", "rb")  # blocks: no writer ever comes
-
-
 @case("control", K.OVER_MEMORY, memory_bytes=64 * MIB)
 def control_over_memory(tmp):
     def attempt():
@@ -58,3 +52,9 @@ def control_slow(tmp):
         raise Refused(K.BAD_CONFIG, "right reason, too late")
 
     return attempt
+
+
+@case("control", K.UNSAFE_FILE, seconds=1.0)
+def control_hang(tmp):
+    os.mkfifo(tmp / "fifo")
+    return lambda: open(tmp / "fifo", "rb")  # blocks: no writer ever comes (last: it ends its worker)

@@ -143,7 +143,10 @@ def summary(results: list[CaseResult]) -> str:
     counts = Counter(r.outcome for r in results)
     hostile = sum(1 for r in results if r.case.expected is not None)
     valid = len(results) - hostile
+    slowest = max((r.seconds for r in results if r.case.expected is not None), default=0.0)
+    biggest = max((r.peak_bytes for r in results if r.case.expected is not None), default=0)
     return (f"cases={hostile} refused_with_reason={counts['refused_with_reason']} generic={counts['generic']} "
             f"wrong_reason={counts['wrong_reason']} hangs={counts['hangs']} over_memory={counts['over_memory']} "
             f"wrongly_accepted={counts['wrongly_accepted']} valid={valid} accepted={counts['accepted']} "
-            f"wrongly_refused={counts['wrongly_refused']} build_errors={counts['build_error']}")
+            f"wrongly_refused={counts['wrongly_refused']} build_errors={counts['build_error']} "
+            f"max_hostile_seconds={slowest:.3f} max_hostile_peak_mib={biggest / 2**20:.1f}")
