@@ -46,8 +46,9 @@ class GenerationTesterMixin:
         for model, ids in self._generative():
             with torch.no_grad():
                 first = model.generate(ids, max_new_tokens=3, return_dict_in_generate=True, **GREEDY)
-                resumed = model.generate(first.sequences, past_key_values=first.past_key_values,
-                                         max_new_tokens=3, **GREEDY)
+                # Explicit mask: a generated token may equal the pad id, and generate() would then mask it.
+                resumed = model.generate(first.sequences, attention_mask=torch.ones_like(first.sequences),
+                                         past_key_values=first.past_key_values, max_new_tokens=3, **GREEDY)
                 whole = model.generate(ids, max_new_tokens=6, **GREEDY)
             self.assertTrue(torch.equal(resumed, whole))
 
