@@ -18,17 +18,12 @@ from dataclasses import dataclass
 from node.competitions import Competition
 from node.gate import CheckedModel, ModelLimits, check_model_dir
 from node.hub import (
-    DownloadTimeoutError,
     HubError,
-    HubUnavailableError,
-    IntegrityError,
     ModelHub,
     RevisionInfo,
-    RevisionNotFoundError,
-    TooLargeError,
 )
 from node.hub.leases import Lease
-from node.hub.store import ModelStore, StoreFullError
+from node.hub.store import ModelStore
 from node.identity import ModelPointer, digests_from_folder, dir_hash, hash_scheme
 from node.refusal import RefusalKind, Refused
 
@@ -50,18 +45,9 @@ class VerifiedModel:
 
 
 def hub_refusal(err: HubError) -> Refused:
-    """The stable refusal kind for a hub failure (transient kinds: hub down, store full)."""
-    if isinstance(err, RevisionNotFoundError):
-        return Refused(RefusalKind.REVISION_NOT_FOUND, str(err))
-    if isinstance(err, TooLargeError):
-        return Refused(RefusalKind.TOO_LARGE, str(err))
-    if isinstance(err, StoreFullError):
-        return Refused(RefusalKind.STORE_FULL, str(err))
-    if isinstance(err, IntegrityError):
-        return Refused(RefusalKind.INTEGRITY, str(err))
-    if isinstance(err, (HubUnavailableError, DownloadTimeoutError)):
-        return Refused(RefusalKind.HUB_UNAVAILABLE, str(err))
-    return Refused(RefusalKind.HUB_UNAVAILABLE, f"{type(err).__name__}: {err}")
+    """A hub failure as the one refusal type: hub errors already carry their kind (hub down and store full
+    are the transient ones); only the message is made plain, without the exception's own kind prefix."""
+    return Refused(err.kind, err.message)
 
 
 def fetch_and_verify(

@@ -47,9 +47,9 @@ def evaluate_model(
         raise Refused(RefusalKind.BAD_TOKENIZER, str(exc)) from None
     batch = tokenize_samples([Sample(i, t, "round") for i, t in samples], tokenizer, policy,
                              vocab_size=int(config.vocab_size))
-    if batch.model_error:
-        kind = RefusalKind.VOCAB if "vocab" in batch.model_error else RefusalKind.BAD_TOKENIZER
-        raise Refused(kind, batch.model_error)
+    refusal = batch.refusal()
+    if refusal is not None:
+        raise refusal
     if check_finite:
         from node.gate import scan_finite
 
