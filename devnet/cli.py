@@ -36,10 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="scripts/devnet", description=__doc__.split("\n")[0])
     p.add_argument("--root", type=Path, help="run folder (default: a new <cache>/devnet/<UTC timestamp>)")
     p.add_argument("--quick", action="store_true", help="tiny steps and samples (the test suite's configuration)")
-    p.add_argument("--train-steps", type=int, help="trainer's optimiser steps")
-    p.add_argument("--round-samples", type=int, help="held-out samples per validator round")
-    p.add_argument("--publish-samples", type=int, help="held-out samples of each publish's comparison")
-    p.add_argument("--rounds", type=int, dest="rounds_after_publish", help="rounds after every miner published")
+    p.add_argument("--model", type=Path, help="the small trained model to start from, a Llama checkpoint folder "
+                   "with its tokenizer.json (default: SmolLM2-135M from the offline assets)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one sizing setting (devnet/config.py), e.g. --set train_steps=20")
     return p
 
 
@@ -53,10 +53,7 @@ def child_env() -> dict[str, str]:
 
 
 def config_from(args: argparse.Namespace) -> DevnetConfig:
-    base = QUICK if args.quick else FULL
-    changes = {k: v for k in ("train_steps", "round_samples", "publish_samples", "rounds_after_publish")
-               if (v := getattr(args, k)) is not None}
-    return base.replace(**changes)
+    return (QUICK if args.quick else FULL).with_settings(args.set)
 
 
 def _raise_interrupted(signum: int, _frame: object) -> None:
@@ -70,13 +67,17 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.model is not None and not all((args.model / f).is_file() for f in ("config.json", "tokenizer.json")):
+        print(f"error: --model {args.model} must be a checkpoint folder with config.json and tokenizer.json",
+              file=sys.stderr)
+        return 2
     root = args.root or cache_dir() / "devnet" / time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     if root.exists() and any(root.iterdir()):
         print(f"error: {root} is not empty (a devnet run starts from a fresh folder)", file=sys.stderr)
         return 2
     run = RunFolder(root.resolve())
     children = Children(run.logs, child_env(), REPO_ROOT, config.stop_timeout_s)
-    story = Story(run, config, children, say=lambda line: print(line, flush=True))
+    story = Story(run, config, children, say=lambda line: print(line, flush=True), start_model=args.model)
     previous = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         story.run_all()

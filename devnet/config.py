@@ -28,8 +28,8 @@ class DevnetConfig:
     round_samples: int = 16  # samples per validator round
     interval_blocks: int = 10  # a round every this many blocks (the clock is moved by the orchestrator)
     rounds_after_publish: int = 2  # rounds once every miner has published (the first round has the seed only)
-    trainer_layers: int = 32  # the trainer grows 30 -> 32 layers (identity layers inserted)
-    grower_intermediate: int = 2048  # the grower widens the MLP 1536 -> 2048 (zero-padded writers)
+    trainer_extra_layers: int = 2  # the trainer inserts this many identity layers (SmolLM2: 30 -> 32)
+    grower_mlp_scale: float = 4 / 3  # the grower widens the MLP by this factor (SmolLM2: 1536 -> 2048)
     eval_timeout_s: float = 900.0
     stop_timeout_s: float = 20.0  # how long a child gets after SIGTERM before SIGKILL
 
@@ -40,6 +40,21 @@ class DevnetConfig:
                 raise ValueError(f"devnet setting {f.name} must be a positive number, got {value!r}")
         if self.warmup_steps >= self.train_steps:
             raise ValueError("devnet setting warmup_steps must be below train_steps")
+
+    def with_settings(self, pairs: list[str]) -> DevnetConfig:
+        """A copy with `KEY=VALUE` pairs (`--set`), each value converted to the field's type."""
+        types = {f.name: f.type for f in dataclasses.fields(self)}
+        changes: dict[str, object] = {}
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in types:
+                raise ValueError(f"bad --set {pair!r}: expected KEY=VALUE with KEY one of {', '.join(types)}")
+            try:
+                changes[key] = int(text) if types[key] == "int" else float(text)
+            except ValueError:
+                raise ValueError(f"bad --set {pair!r}: {text!r} is not a valid {types[key]}") from None
+        return self.replace(**changes)
 
     def replace(self, **changes: object) -> DevnetConfig:
         """A copy with `changes`; an unknown key is an error (no silent fallback to a default)."""

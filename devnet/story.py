@@ -6,6 +6,8 @@
 4. round 1 (seed only): the incumbent gets all the weight.
 5. trainer grows it (identity layers inserted), `verify-growth` certifies the loss is unchanged, trains briefly
    and publishes; `publish` compares it with the incumbent on the same held-out samples (before vs after).
+   `--force` everywhere after the seed: a model that does not beat the incumbent is still published, so the run
+   ends with the validator's verdict and a summary naming the claim that failed rather than stopping midway.
 6. grower grows it another way (wider MLP), certifies it, and publishes without training (`--force`: equal loss
    does not beat the incumbent's advantage), naming the incumbent as its parent.
 7. copier re-uploads the trainer's files under its own hotkey (`--force`).
@@ -63,6 +65,7 @@ class Story:
     miners: dict[str, MinerResult] = field(default_factory=dict)
     rounds: list[int] = field(default_factory=list)
     validator: Child | None = None
+    start_model: Path | None = None  # default: the offline assets' SmolLM2-135M (Llama form)
 
     def step(self, phase: str, work: Callable[[], str]) -> None:
         """Run one phase and print one line: elapsed time at its end, its name, what it found, its duration."""
@@ -79,12 +82,15 @@ class Story:
         self.step("validator", self._start_validator)
         self.step("seed publishes", self._seed)
         self.step("round", self._round)
-        self.step("trainer grows", lambda: self._grow("trainer", "--num-layers", str(cfg.trainer_layers)))
+        self.step("trainer grows", lambda: self._grow("trainer", "--num-layers", str(
+            self._parent_config["num_hidden_layers"] + cfg.trainer_extra_layers)))
         self.step("trainer trains", self._train)
-        self.step("trainer publishes", lambda: self._publish("trainer", self._trained, "trainer/smollm2-deeper"))
-        self.step("grower grows", lambda: self._grow("grower", "--intermediate-size", str(cfg.grower_intermediate)))
+        self.step("trainer publishes", lambda: self._publish("trainer", self._trained, "trainer/deeper-trained",
+                                                                        "--force"))
+        self.step("grower grows", lambda: self._grow("grower", "--intermediate-size", str(
+            round(self._parent_config["intermediate_size"] * cfg.grower_mlp_scale))))
         self.step("grower publishes", lambda: self._publish(
-            "grower", run.models / "grower", "grower/smollm2-wider-mlp", "--force",
+            "grower", run.models / "grower", "grower/wider-mlp", "--force",
             "--parent", self.miners["seed"].pointer or ""))
         self.step("copier publishes", self._copy)
         for _ in range(cfg.rounds_after_publish):
@@ -104,12 +110,13 @@ class Story:
         return f"daemon pid {self.validator.process.pid}, a round every {self.config.interval_blocks} blocks"
 
     def _seed(self) -> str:
-        src = AssetLayout.default().model_dir(SMALL_MODEL_LLAMA)
+        src = self.start_model or AssetLayout.default().model_dir(SMALL_MODEL_LLAMA)
         dst = self.run.models / "seed"
         dst.mkdir(parents=True, exist_ok=True)
         for name in select_model_files(p.name for p in src.iterdir()):
             shutil.copyfile(src / name, dst / name)
-        return self._publish("seed", dst, "seed/smollm2-135m")
+        self._parent_config = json.loads((dst / "config.json").read_text())
+        return self._publish("seed", dst, "seed/start-model")
 
     def _grow(self, miner: str, *plan: str) -> str:
         parent, child = self.run.models / "seed", self.run.models / miner
@@ -138,7 +145,7 @@ class Story:
         dst = self.run.models / "copier"
         shutil.copytree(self._trained, dst, dirs_exist_ok=True)
         (dst / "lineage.json").unlink(missing_ok=True)
-        return self._publish("copier", dst, "copier/smollm2-deeper", "--force") + " (the trainer's files)"
+        return self._publish("copier", dst, "copier/deeper-trained", "--force") + " (the trainer's files)"
 
     def _publish(self, miner: str, folder: Path, repo: str, *extra: str) -> str:
         _, text = self.children.run(f"{miner}-publish", commands.publish(self.run, miner, folder, repo, self.config,
