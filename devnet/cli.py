@@ -103,7 +103,7 @@ def finish(story: Story) -> int:
     """Leaderboard, report, the four claims; 0 only when all hold."""
     run, children = story.run, story.children
     _, board = children.run("status", commands.status(run))
-    print("\n" + board.split("\n", 1)[1].rstrip())  # the log line before it is the command
+    print("\n" + board.rstrip())
     children.run("report", commands.report(run))
     print(f"\nreport: {run.report / 'report.html'}   logs: {run.logs}")
     claims = check_claims(story)

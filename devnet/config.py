@@ -16,7 +16,7 @@ from dataclasses import dataclass
 class DevnetConfig:
     """Everything a devnet run is sized by (the phases and their order are fixed in `devnet.story`)."""
 
-    train_steps: int = 40  # optimiser steps of the trainer
+    train_steps: int = 24  # optimiser steps of the trainer
     micro_batch_size: int = 4
     seq_len: int = 128
     lr: float = 1e-4  # fine-tuning an already trained model: a small rate moves the loss without breaking it
@@ -24,8 +24,8 @@ class DevnetConfig:
     train_eval_samples: int = 8  # the trainer's own held-out check at the end
     verify_samples: int = 4  # held-out samples `verify-growth` compares parent and child on
     verify_max_tokens: int = 128
-    publish_samples: int = 8  # held-out samples each `publish` compares the model with the current best on
-    round_samples: int = 16  # samples per validator round
+    publish_samples: int = 4  # held-out samples each `publish` compares the model with the current best on
+    round_samples: int = 12  # samples per validator round
     interval_blocks: int = 10  # a round every this many blocks (the clock is moved by the orchestrator)
     rounds_after_publish: int = 2  # rounds once every miner has published (the first round has the seed only)
     trainer_extra_layers: int = 2  # the trainer inserts this many identity layers (SmolLM2: 30 -> 32)
@@ -66,5 +66,5 @@ class DevnetConfig:
 
 
 FULL = DevnetConfig()
-QUICK = DevnetConfig(train_steps=6, warmup_steps=1, train_eval_samples=2, verify_samples=2, verify_max_tokens=64,
-                     publish_samples=2, round_samples=4, rounds_after_publish=1)
+QUICK = DevnetConfig(train_steps=6, warmup_steps=1, lr=2e-4, train_eval_samples=2, verify_samples=2,
+                     verify_max_tokens=64, publish_samples=2, round_samples=4)

@@ -48,7 +48,7 @@ class MinerResult:
     candidate_loss: float | None = None  # publish's comparison: this model ...
     incumbent_loss: float | None = None  # ... against the current best, same samples, nats/token
     train_seconds: float | None = None
-    train_heldout: list[tuple[int, float]] = field(default_factory=list)
+    train_heldout: float | None = None  # the trainer's own held-out loss at the end (nats/token)
 
 
 @dataclass
@@ -135,10 +135,10 @@ class Story:
         summary = json.loads([line for line in text.splitlines() if line.startswith("{")][-1])
         result = self.miners["trainer"]
         result.train_seconds = time.monotonic() - begun
-        result.train_heldout = [tuple(x) for x in summary.get("heldout", [])]
-        self._trained = Path(summary["model_dir"])
+        result.train_heldout = summary.get("heldout_loss")
+        self._trained = Path(summary["checkpoint"]) / "model"
         _copy_tokenizer(self.run.models / "trainer", self._trained)
-        last = f", its own held-out loss {result.train_heldout[-1][1]:.4f} nats/token" if result.train_heldout else ""
+        last = "" if result.train_heldout is None else f", its own held-out loss {result.train_heldout:.4f} nats/token"
         return f"{summary['step']} steps of {self.config.micro_batch_size}x{self.config.seq_len} tokens{last}"
 
     def _copy(self) -> str:

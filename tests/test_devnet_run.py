@@ -114,7 +114,8 @@ def check_finished_run(root: Path, proc: subprocess.Popen, timeout: float) -> st
 
 def test_the_whole_story_on_a_tiny_model(tmp_path, tiny_start):
     root = tmp_path / "run"
-    out = check_finished_run(root, devnet(root, "--quick", "--model", str(tiny_start), "--set", "lr=1e-3"), 900)
+    proc = devnet(root, "--quick", "--model", str(tiny_start), "--set", "lr=1e-2", "--set", "train_steps=10")
+    out = check_finished_run(root, proc, 900)
     assert re.search(r"round: block 10, 1 evaluated, 0 rejected; round weights seed 1\.00", out)
     assert re.search(r"round: block 20, 3 evaluated, 1 rejected", out)
 
