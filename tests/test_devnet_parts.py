@@ -64,3 +64,25 @@ def test_a_failing_command_names_itself_and_its_log(tmp_path):
     assert "No module named" in str(failure.value)
     code, text = children.run("fine", ["json.tool", "--help"])
     assert code == 0 and "usage" in text
+
+
+def test_set_converts_to_the_field_type_and_refuses_unknown_keys():
+    config = QUICK.with_settings(["train_steps=9", "lr=3e-4", "round-samples=5"])
+    assert (config.train_steps, config.lr, config.round_samples) == (9, 3e-4, 5)
+    with pytest.raises(ValueError, match="expected KEY=VALUE with KEY one of"):
+        QUICK.with_settings(["train_step=9"])
+    with pytest.raises(ValueError, match="'many' is not a valid int"):
+        QUICK.with_settings(["train_steps=many"])
+
+
+def test_usage_errors_exit_2_before_anything_starts(tmp_path, capsys):
+    from devnet.cli import main
+
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "something").write_text("x")
+    assert main(["--root", str(tmp_path / "used")]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["--root", str(tmp_path / "new"), "--model", str(tmp_path)]) == 2
+    assert "config.json and tokenizer.json" in capsys.readouterr().err
+    assert main(["--root", str(tmp_path / "new"), "--set", "nope=1"]) == 2
+    assert not (tmp_path / "new").exists()
