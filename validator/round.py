@@ -223,7 +223,8 @@ class RoundRunner:
             policy = competition.tokenizer_policy()
             pkey = policy_key(policy, self._competition_tokenizer_sha(policy.tokenizer))
             eval_settings = EvalSettings(dtype=dtype, device=settings.device,
-                                         memory_fraction=settings.eval_memory_fraction)
+                                         memory_fraction=settings.eval_memory_fraction,
+                                         resident_bytes=self._resident_bytes())
             try:
                 result = self.evaluator.losses(str(verified.path), verified.content_hash, ctx.samples[competition.id],
                                                policy, pkey, eval_settings, ctx.seed,
@@ -321,6 +322,14 @@ class RoundRunner:
             pass
 
     # -- helpers ---------------------------------------------------------------------------------------
+
+    def _resident_bytes(self) -> int:
+        """How much of RAM the worker may keep as loaded models between rounds (CPU only: a GPU reloads fast)."""
+        if self.s.settings.device.startswith("cuda"):
+            return 0
+        import psutil
+
+        return int(psutil.virtual_memory().total * self.s.settings.eval_resident_fraction)
 
     def _history(self) -> History:
         refused = set()

@@ -68,6 +68,7 @@ class Settings:
     device: str = "cpu"
     eval_timeout_s: float = 1800.0
     eval_memory_fraction: float = 0.35
+    eval_resident_fraction: float = 0.25  # of RAM: pool models kept loaded in the worker between rounds (CPU)
     download_timeout_s: float = 1800.0
     spot_check_fraction: float = 0.02
     spot_check_max: int = 10
@@ -94,6 +95,8 @@ class Settings:
                 raise SettingsError(f"{flag(name)} must be >= 0")
         if not 0 < self.ema_alpha <= 1:
             raise SettingsError("--ema_alpha must be in (0, 1]")
+        if not 0 <= self.eval_resident_fraction < 1:
+            raise SettingsError("--eval.resident_fraction must be in [0, 1)")
         if not 0 <= self.spot_check_fraction <= 1:
             raise SettingsError("--spot_check_fraction must be in [0, 1]")
         if self.offline:
@@ -142,6 +145,7 @@ _DOTTED = {
     "round_max_models": "round.max_models",
     "eval_timeout_s": "eval.timeout_s",
     "eval_memory_fraction": "eval.memory_fraction",
+    "eval_resident_fraction": "eval.resident_fraction",
     "download_timeout_s": "download.timeout_s",
     "weights_interval_blocks": "weights.interval_blocks",
     "weights_retries": "weights.retries",

@@ -21,6 +21,7 @@ from node.gate import ModelLimits, available_memory_bytes, check_model_dir
 from node.modeling import load_model_for_eval
 from node.modeling.attention import pick_attention
 
+from . import resident
 from .loss import LossLayout, sample_losses
 from .sliced import sliced_sample_losses
 
@@ -35,6 +36,7 @@ class EvalSettings:
     memory_budget_bytes: int | None = None  # overrides memory_fraction when set
     layout: LossLayout | None = None  # None: LossLayout.for_device(device)
     attn_implementation: str = "auto"  # auto: flash-attn on CUDA when installed, else sdpa
+    resident_bytes: int = 0  # keep recently used whole models loaded up to this many bytes (see resident.py)
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -87,8 +89,12 @@ def evaluate_checkpoint(
     if attention == "auto":
         attention = pick_attention(settings.device)
     if num_slices == 1:
-        model = load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device, attn_implementation=attention,
-                                    limits=limits)
+        def load():
+            return load_model_for_eval(checkpoint_dir, dtype=dtype, device=settings.device,
+                                       attn_implementation=attention, limits=limits)
+
+        key = resident.folder_key(checkpoint_dir, settings.dtype, settings.device, attention)
+        model = resident.get_or_load(key, model_bytes, settings.resident_bytes, load)
         losses = sample_losses(model, samples, layout)
     else:
         num_slices = min(num_slices, config.num_hidden_layers)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from node.data import Sample, TokenizerError, TokenizerPolicy, tokenize_samples
+from node.evaluation import resident
 from node.evaluation.engine import EvalSettings, evaluate_checkpoint
 from node.modeling import read_model_config
 from node.refusal import RefusalKind, Refused
@@ -42,7 +43,7 @@ def evaluate_model(
     started = time.perf_counter()
     config = read_model_config(model_dir)
     try:
-        tokenizer = policy.load(model_dir)
+        tokenizer = _tokenizer(policy, model_dir)
     except TokenizerError as exc:
         raise Refused(RefusalKind.BAD_TOKENIZER, str(exc)) from None
     batch = tokenize_samples([Sample(i, t, "round") for i, t in samples], tokenizer, policy,
@@ -59,6 +60,19 @@ def evaluate_model(
     tokens = [max(len(x) - 1, 0) for x in ids]
     return JobResult(list(report.losses), tokens, batch.tokenizer_sha256, time.perf_counter() - started,
                      tuple(report.notes))
+
+
+_tokenizers: dict[tuple, object] = {}
+
+
+def _tokenizer(policy: TokenizerPolicy, model_dir: str):
+    """The policy's tokenizer, parsed once per (policy, folder contents) in a long-lived worker."""
+    key = (policy, resident.folder_key(model_dir))
+    if key not in _tokenizers:
+        if len(_tokenizers) >= 32:
+            _tokenizers.clear()
+        _tokenizers[key] = policy.load(model_dir)
+    return _tokenizers[key]
 
 
 def warm_up() -> bool:

@@ -1,0 +1,32 @@
+"""Resident models in a long-lived evaluation process: same losses, one load, and changed files reload."""
+
+from __future__ import annotations
+
+import os
+
+from node.evaluation import EvalSettings, evaluate_checkpoint, resident
+from tiny_models import tiny_model
+
+SAMPLES = [[5, 9, 11, 40, 3], [7, 8, 9, 10]]
+
+
+def test_a_resident_model_gives_the_same_losses_without_loading_again(tmp_path):
+    tiny_model("llama").save_pretrained(tmp_path)
+    resident.clear()
+    keep = EvalSettings(resident_bytes=1 << 30)
+    before = resident.loads
+    first = evaluate_checkpoint(tmp_path, SAMPLES, keep)
+    second = evaluate_checkpoint(tmp_path, SAMPLES, keep)
+    assert first.losses == second.losses and resident.loads == before + 1
+    weights = tmp_path / "model.safetensors"
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # the files changed: a new key
+    assert evaluate_checkpoint(tmp_path, SAMPLES, keep).losses == first.losses and resident.loads == before + 2
+    resident.clear()
+    evaluate_checkpoint(tmp_path, SAMPLES, EvalSettings())  # off by default: loaded every time, never kept
+    evaluate_checkpoint(tmp_path, SAMPLES, EvalSettings())
+    assert resident.loads == before + 4
+    tiny = EvalSettings(resident_bytes=10)  # a cap smaller than the model keeps nothing either
+    evaluate_checkpoint(tmp_path, SAMPLES, tiny)
+    evaluate_checkpoint(tmp_path, SAMPLES, tiny)
+    assert resident.loads == before + 6
