@@ -71,12 +71,11 @@ def build_services(settings: Settings, *, create_hotkey: bool | None = None) -> 
                        min_free_bytes=settings.store_min_free_bytes)
     worker = IsolatedWorker()
 
-    def chain_error(kind: str) -> None:
-        state.note_error("chain_errors", kind)
-
     weights = WeightSetter(chain, wallet, state, interval_blocks=settings.weights_interval_blocks,
                            retries=settings.weights_retries, version_key=VERSION_KEY,
-                           dont_set=settings.dont_set_weights, on_error=chain_error)
+                           dont_set=settings.dont_set_weights)
     competitions = CompetitionsSource(settings.competitions, refresh_s=settings.competitions_refresh_s)
-    return Services(settings, chain, open_hub(settings.hub, token=settings.hub_token), store, state, competitions,
-                    worker, wallet, hotkey, weights)
+    services = Services(settings, chain, open_hub(settings.hub, token=settings.hub_token), store, state,
+                        competitions, worker, wallet, hotkey, weights)
+    weights.on_error = lambda kind: services.state.note_error("chain_errors", kind)  # whichever state is current
+    return services
