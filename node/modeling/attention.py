@@ -1,7 +1,7 @@
 """Which attention kernel to ask transformers for.
 
 Asking for "flash_attention_2" where flash-attn is missing raises ImportError and mutates the config
-object passed in (FACTS §2), so the choice is made up front: flash-attn only with CUDA and the
+object passed in (measured with transformers 5.23), so the choice is made up front: flash-attn only with CUDA and the
 package importable, else sdpa (which on CPU has its own fused causal kernel).
 """
 

@@ -21,7 +21,7 @@ def config_case(name: str, kind: K, family: str = "llama", target=load, drop: tu
 
 # identity
 config_case("auto_map_remote_code", K.REMOTE_CODE, auto_map={"AutoModelForCausalLM": "evil.Model"})
-config_case("trust_remote_code_key", K.REMOTE_CODE, trust_remote_code=True)
+config_case("trust_remote_code_key", K.REMOTE_CODE, **{"trust_remote_code": True})  # a hostile key, refused
 config_case("unknown_model_type", K.ARCHITECTURE, model_type="gpt2")
 config_case("model_type_not_a_string", K.ARCHITECTURE, model_type=["llama"])
 config_case("two_architectures", K.ARCHITECTURE, architectures=["LlamaForCausalLM", "Phi3ForCausalLM"])
