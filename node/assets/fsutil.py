@@ -1,22 +1,21 @@
-"""File helpers: hashing and atomic installs, so a killed build never leaves a half-written asset."""
+"""File helpers for the asset build: atomic installs, so a killed build never leaves a half-written asset.
+
+Hashing and atomic writes are the node's one helper each (`node.identity.sha256_file`,
+`node.hub.fsutil.write_atomic`), re-exported here for the builder's modules.
+"""
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 from pathlib import Path
 
+from node.hub.fsutil import write_atomic
+from node.identity.hashing import sha256_file
+
+__all__ = ["CHUNK", "install_file", "install_tree", "sha256_file", "write_bytes_atomic"]
+
 CHUNK = 1 << 20
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks (model files are hundreds of MB)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -27,12 +26,7 @@ def _fsync(path: Path) -> None:
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename: readers see the old or the new file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, data)
 
 
 def install_file(src: Path, dest: Path) -> None:
