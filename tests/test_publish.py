@@ -101,7 +101,6 @@ def run_cli(args: list[str], kill_after: str | None = None) -> subprocess.Comple
                           timeout=600)
 
 
-@pytest.mark.slow
 def test_publish_killed_after_each_side_effect_and_repeated(tmp_path: Path) -> None:
     net = Network(tmp_path)
     frank = net.miner("frank")

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from network import ROOT, Network, validator_env
 
-pytestmark = [pytest.mark.assets, pytest.mark.slow]
+pytestmark = pytest.mark.assets
 
 # SIGTERM -> the daemon at its safe point with services closed ("stopped after ..." logged): a few seconds.
 # The process exit after that is the interpreter's teardown of torch/transformers: ~0.5 s on an idle machine,
