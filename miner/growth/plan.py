@@ -14,10 +14,11 @@ Example (YAML)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from node.mapping_file import read_mapping_file
 
 from .init import Strategy
 from .operators import Operator, operator_from_dict
@@ -54,15 +55,7 @@ class GrowthPlan:
     @classmethod
     def from_file(cls, path: str | Path) -> GrowthPlan:
         """JSON if the file parses as JSON, else YAML (safe loader)."""
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            import yaml
-
-            data = yaml.safe_load(text)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a growth plan must be a mapping")
+        data = read_mapping_file(path, "a growth plan")
         return cls.from_dict(data)
 
     def to_dict(self) -> dict[str, Any]:

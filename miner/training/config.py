@@ -18,10 +18,11 @@ and every value is checked before a model is loaded. Example (YAML)::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from node.mapping_file import read_mapping_file
 
 SCHEDULES = ("cosine", "wsd")
 DATA_SOURCES = ("corpus", "fineweb")
@@ -155,15 +156,7 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | Path, **overrides: Any) -> TrainConfig:
         """JSON if the file parses as JSON, else YAML (safe loader); `overrides` win over the file."""
-        text = Path(path).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            import yaml
-
-            data = yaml.safe_load(text)
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: a training config must be a mapping")
+        data = read_mapping_file(path, "a training config")
         return cls.from_dict({**data, **overrides})
 
     def to_dict(self) -> dict[str, Any]:
