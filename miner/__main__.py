@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from miner.experiments.cli import add_experiment_parser
 from miner.growth.cli import add_grow_parser, add_verify_parser
 from miner.publish.cli import add_publish_parser
 from miner.status import add_status_parser
@@ -19,6 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     add_publish_parser(sub)
     add_status_parser(sub)
     add_train_parser(sub)
+    add_experiment_parser(sub)
     args = parser.parse_args(argv)
     try:
         return args.func(args)
