@@ -59,7 +59,7 @@ class VirtualLayersConfig:
     heads: int = 4
     kv_heads: int = 4
     intermediate: int = 512
-    base_steps: int = 150
+    base_steps: int = 120
     base_lr: float = 3e-3
     # growth
     growth: str = "stack"  # stack: [0..L-1] * times; interpolate: each layer `times` times in place
@@ -72,13 +72,13 @@ class VirtualLayersConfig:
     lora_targets: tuple[str, ...] = LORA_TARGETS
     ia3_targets: tuple[str, ...] = IA3_TARGETS
     # adapter training (the same for every arm; IA3 gets its own learning rate)
-    steps: int = 100
+    steps: int = 60
     batch_size: int = 8
-    seq_len: int = 128
+    seq_len: int = 64
     lr: float = 3e-3
     ia3_lr: float = 3e-2
-    warmup_steps: int = 10
-    eval_every: int = 25
+    warmup_steps: int = 6
+    eval_every: int = 15
 
     def __post_init__(self) -> None:
         if self.base not in BASES:
@@ -197,6 +197,11 @@ def describe(config: VirtualLayersConfig, results: dict, base_loss: float, wall:
         f"{no_adapter:.4f}. Each arm then trains only its adapters for {config.steps} steps of "
         f"{config.batch_size}x{config.seq_len} tokens (LoRA rank "
         f"{config.rank}, alpha {config.alpha}, lr {config.lr}; IA3 lr {config.ia3_lr}), seed {config.seed}.",
+        "",
+        "Arms are FORM+ADAPTER: `virtual` = duplicates stored once and re-run (`layer_map`), `copied` = real "
+        "layers; `pos-lora`/`pos-ia3` = ours, one adapter per executed position around the shared layer "
+        "(`miner/experiments/position_adapters.py`), `peft-lora`/`peft-ia3` = peft 0.21, one adapter per stored "
+        "module (so on `virtual` a tied layer's positions share it). peft's LoRA A is set to the start ours uses.",
         "",
         markdown_table(measured, columns),
         "Memory is counted from tensors: `stored_mb` parameters held (a tied layer once), `train_state_mb` "
