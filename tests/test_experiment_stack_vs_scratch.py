@@ -72,7 +72,7 @@ def test_depth_operators_and_notation():
 
 
 MICRO = ["seeds=[0,1]", "factors=[2]", "small_steps=4", "budget_steps=8", "eval_every=4", "scratch_horizon=1.5",
-         "operators=[stack,stack_exact,partial,identity]", "partial_spec='0,1*3'", "heldout_samples=3",
+         "operators=[stack_exact,identity]", "heldout_samples=2",
          "heldout_max_tokens=32", "vocab=128", "hidden=32", "intermediate=64", "seq_len=16", "batch_size=2",
          "warmup_steps=2"]
 
@@ -94,7 +94,7 @@ def test_micro_configuration_end_to_end(tmp_path, capsys, monkeypatch):
         assert (out / name).stat().st_size > 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     arms = {r["arm"] for r in rows}
-    assert arms == {"stack_x2", "scratch_x2", "stack_exact_x2", "partial_x2", "identity_x2"}
+    assert arms == {"stack_x2", "scratch_x2", "stack_exact_x2", "identity_x2"}
     plan = budget_plan(config_from_mapping(StackVsScratchConfig, {k: v for k, v in (
         ("seeds", [0, 1]), ("factors", [2]), ("small_steps", 4), ("budget_steps", 8), ("eval_every", 4),
         ("vocab", 128), ("hidden", 32), ("intermediate", 64), ("seq_len", 16), ("batch_size", 2),
@@ -116,7 +116,7 @@ def test_micro_configuration_end_to_end(tmp_path, capsys, monkeypatch):
             op = [r for r in rows if r["arm"] == arm and r["seed"] == seed and r["phase"] == "grown"]
             assert float(op[0]["loss"]) == pytest.approx(float(small[-1]["loss"]), abs=1e-5)
     summary = (out / "summary.md").read_text()
-    assert "saving %" in summary and "L[0:2] L[1:2]x2" in summary
+    assert "saving %" in summary and "L[0:1] I L[1:2] I" in summary
     section = readme.read_text()
     assert "old" not in section and "curves.png" in section and headline in section
     assert (tmp_path / "plots" / "stack-vs-scratch-curves.png").exists()

@@ -47,6 +47,12 @@ def _band(ax, curves: list[Curve], x: str, label: str, color: str) -> None:
     ax.fill_between(xs, low, high, color=color, alpha=0.2, linewidth=0)
 
 
+def _focus(ax, curves: list[Curve]) -> None:
+    """Show the training part of the curves, not the first evaluations at random init."""
+    low = min(min(c.loss) for c in curves)
+    ax.set_ylim(low - 0.1, low + 2.0)
+
+
 def curves_figure(config: StackVsScratchConfig, runs: list[SeedRuns], factors: list[FactorResult]):
     import matplotlib.pyplot as plt
 
@@ -63,8 +69,9 @@ def curves_figure(config: StackVsScratchConfig, runs: list[SeedRuns], factors: l
             ax.set_xlabel("training FLOPs" if x == "flops" else "training tokens")
             ax.set_ylabel("held-out loss (nats/token)")
             ax.set_title(f"{config.small_layers} -> {config.small_layers * g} layers: {fr.verdict}")
-            low = min(min(fr.stacked_final), min(fr.scratch_final))
-            ax.set_ylim(low - 0.3, low + 2.5)
+            grown_at = fr.plan.small_flops if x == "flops" else fr.plan.small_steps * fr.plan.tokens_per_step
+            ax.axvline(grown_at, color="tab:blue", linestyle="--", linewidth=0.8, label="growth")
+            _focus(ax, [r.stacked[g] for r in runs] + [r.scratch[g] for r in runs])
             ax.legend(fontsize=8)
     fig.suptitle("stack-vs-scratch: mean over seeds, shaded min-max")
     fig.tight_layout()
@@ -81,8 +88,7 @@ def operators_figure(config: StackVsScratchConfig, runs: list[SeedRuns], ops: li
         _band(ax, [r.operators[op.name] for r in runs], "flops", op.name, color)
     if g in config.factors:
         _band(ax, [r.scratch[g] for r in runs], "flops", f"scratch {config.small_layers * g} layers", "tab:orange")
-    low = min(min(op.final) for op in ops)
-    ax.set_ylim(low - 0.3, low + 2.5)
+    _focus(ax, [r.operators[op.name] for r in runs for op in ops])
     ax.set_xlabel("training FLOPs (small phase counted)")
     ax.set_ylabel("held-out loss (nats/token)")
     ax.set_title(f"depth operators, {config.small_layers} -> {config.small_layers * g} layers")
