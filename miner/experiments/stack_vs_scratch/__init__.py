@@ -31,7 +31,10 @@ identity insertion (fresh layers whose output projections are zero, spread evenl
 
 from __future__ import annotations
 
+import os
 import time
+
+import torch
 
 from miner.experiments.context import RunContext
 from miner.experiments.lab import TextData
@@ -47,7 +50,7 @@ __all__ = ["EXPERIMENT", "BudgetPlan", "StackVsScratchConfig", "budget_plan", "r
 
 
 def run(config: StackVsScratchConfig, context: RunContext) -> ExperimentResult:
-    started = time.monotonic()
+    started, cpu_started, load_started = time.monotonic(), time.process_time(), os.getloadavg()[0]
     data = TextData.build(config.data)
     plans = {factor: budget_plan(config, factor) for factor in config.factors}
     runs = [run_seed(config, data, seed, plans, context.device, context.log) for seed in config.seeds]
@@ -56,8 +59,11 @@ def run(config: StackVsScratchConfig, context: RunContext) -> ExperimentResult:
     figures = {"curves": curves_figure(config, runs, factors)}
     if ops:
         figures["operators"] = operators_figure(config, runs, ops)
-    return ExperimentResult(all_rows(config, runs), summary(config, factors, ops, time.monotonic() - started),
-                            headline(factors, ops), figures)
+    cost = (f"Wall time {time.monotonic() - started:.0f} s, CPU time {time.process_time() - cpu_started:.0f} s "
+            f"({torch.get_num_threads()} torch threads, device {context.device}; 1-minute load average "
+            f"{load_started:.1f} at the start, {os.getloadavg()[0]:.1f} at the end).")
+    return ExperimentResult(all_rows(config, runs), summary(config, factors, ops, cost), headline(factors, ops),
+                            figures)
 
 
 EXPERIMENT = Experiment(

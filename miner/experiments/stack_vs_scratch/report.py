@@ -133,7 +133,7 @@ def operator_table(config: StackVsScratchConfig, ops: list[OperatorResult]) -> s
 
 
 def summary(config: StackVsScratchConfig, factors: list[FactorResult], ops: list[OperatorResult],
-            seconds: float) -> str:
+            cost: str) -> str:
     p0 = factors[0].plan
     lines = [
         f"Small model: hidden {config.hidden}, {config.small_layers} layers, intermediate {config.intermediate}, "
@@ -143,7 +143,7 @@ def summary(config: StackVsScratchConfig, factors: list[FactorResult], ops: list
         f"runs {config.scratch_horizon}x the budget so it can be seen reaching the stacked loss. Seeds "
         f"{list(config.seeds)}, {config.schedule} learning rate {config.lr} after {config.warmup_steps} warm-up "
         f"steps, held-out loss on {config.heldout_samples} samples of at most {config.heldout_max_tokens} tokens. "
-        f"Wall time {seconds:.0f} s.",
+        + cost,
         "",
         "Saving % = 1 - budget / (tokens scratch needs to reach the stacked arm's final loss), i.e. compute saved at "
         "equal FLOPs, from the seed-mean curves (per seed in brackets; `>x`: scratch did not get there within "
