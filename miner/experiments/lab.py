@@ -137,6 +137,9 @@ def heldout_loss(model: torch.nn.Module, data: TextData) -> float:
     return float(sum(losses) / predicted)
 
 
+SCHEDULES = ("cosine", "constant")
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     steps: int = 100
@@ -147,6 +150,11 @@ class TrainSpec:
     weight_decay: float = 0.1
     clip: float = 1.0
     eval_every: int = 25
+    schedule: str = "cosine"  # "cosine": warm-up then cosine to 10%; "constant": warm-up then flat
+
+    def __post_init__(self) -> None:
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
 @dataclass
@@ -164,20 +172,26 @@ class Curve:
 
 
 def cosine_lr(step: int, spec: TrainSpec) -> float:
-    """Linear warm-up then cosine to 10% of the peak, as a multiplier of `spec.lr`."""
+    """Linear warm-up then cosine to 10% of the peak (or flat, `schedule="constant"`: then a curve's loss at
+    step s does not depend on how long the run goes on), as a multiplier of `spec.lr`."""
     if step < spec.warmup_steps:
         return (step + 1) / spec.warmup_steps
+    if spec.schedule == "constant":
+        return 1.0
     progress = (step - spec.warmup_steps) / max(1, spec.steps - spec.warmup_steps)
     return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
 def train(model: torch.nn.Module, data: TextData, spec: TrainSpec, seed: int, *, curve: Curve | None = None,
           start_tokens: int = 0, start_flops: float = 0.0, parameters: Iterable[torch.nn.Parameter] | None = None,
-          device: torch.device | None = None, on_eval: Callable[[int, float], None] | None = None) -> Curve:
+          device: torch.device | None = None, on_eval: Callable[[int, float], None] | None = None,
+          data_step_offset: int = 0) -> Curve:
     """`spec.steps` AdamW steps on training windows drawn by (seed, step); held-out loss before the first step
     and every `eval_every` steps and at the end, appended to `curve` with cumulative tokens and FLOPs
     (`start_*` carry a previous phase's totals, e.g. the small model's before growth). `parameters`: train only
-    these (adapters); FLOPs still count the whole model's forward and backward."""
+    these (adapters); FLOPs still count the whole model's forward and backward. `data_step_offset`: draw the
+    windows of steps `offset..offset+steps-1`, so a phase after growth continues the data stream instead of
+    replaying the windows of the phase before it."""
     device = device or torch.device("cpu")
     model.to(device).train()
     curve = curve if curve is not None else Curve()
@@ -198,7 +212,7 @@ def train(model: torch.nn.Module, data: TextData, spec: TrainSpec, seed: int, *,
 
     evaluate(0)
     for step in range(spec.steps):
-        batch = data.batch(seed, step, spec.batch_size, spec.seq_len).to(device)
+        batch = data.batch(seed, data_step_offset + step, spec.batch_size, spec.seq_len).to(device)
         with (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()):
             logits = model(input_ids=batch[:, :-1]).logits
         loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())

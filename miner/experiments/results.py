@@ -39,9 +39,15 @@ class ExperimentResult:
 
 
 def _fmt(value: Any) -> str:
+    """A headline value: floats to 4 significant digits, no spaces (the line is split on them)."""
+    return _cell(value).replace(" ", "_")
+
+
+def _cell(value: Any) -> str:
+    """A table cell: floats to 4 significant digits, text as it is (a `|` escaped)."""
     if isinstance(value, float):
         return f"{value:.4g}"
-    return str(value).replace(" ", "_")
+    return str(value).replace("|", "\\|")
 
 
 def rows_csv(rows: list[dict[str, Any]]) -> str:
@@ -62,7 +68,7 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
         return "(no rows)\n"
     columns = columns or list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_fmt(row.get(c, "")) for c in columns) + " |" for row in rows]
+    lines += ["| " + " | ".join(_cell(row.get(c, "")) for c in columns) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -85,10 +91,13 @@ def write_result(result: ExperimentResult, out_dir: Path, name: str, config: dic
     return written
 
 
-def update_readme(name: str, result: ExperimentResult, out_dir: Path, readme: Path = README,
-                  plots_dir: Path = README_PLOTS) -> None:
+def update_readme(name: str, result: ExperimentResult, out_dir: Path, readme: Path | None = None,
+                  plots_dir: Path | None = None) -> None:
     """Replace (or append) experiment `name`'s section of the experiments README with this run's summary and
-    plots (copied next to the README so the links work in the repository)."""
+    plots (copied next to the README so the links work in the repository). Defaults: this module's `README`
+    and `README_PLOTS`, read at call time."""
+    readme = readme or README
+    plots_dir = plots_dir or README_PLOTS
     plots_dir.mkdir(parents=True, exist_ok=True)
     links = []
     for stem in result.figures:

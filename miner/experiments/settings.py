@@ -49,6 +49,11 @@ def _convert(name: str, hint: Any, value: Any) -> Any:
             raise ValueError(f"setting {name} must be an integer, got {value!r}")
         return value
     if hint is float:
+        if isinstance(value, str):  # YAML 1.1 reads `1e-3` (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"setting {name} must be a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"setting {name} must be a number, got {value!r}")
         return float(value)
