@@ -64,9 +64,11 @@ class RoundContext:
 class RoundRunner:
     """Runs (or resumes) rounds with the services wired in `validator.services`."""
 
-    def __init__(self, services: Services, stop_requested: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, services: Services, stop_requested: Callable[[], bool] = lambda: False,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.s = services
         self.stop_requested = stop_requested
+        self._sleep = sleep  # the backoff between passes over models waiting on transient failures
         self.evaluator = RoundEvaluator(
             services.state, services.worker, timeout_s=services.settings.eval_timeout_s,
             spot_fraction=services.settings.spot_check_fraction, spot_max=services.settings.spot_check_max,
@@ -180,7 +182,7 @@ class RoundRunner:
                     return False
                 log.info("round %d: %d models waiting on transient failures; retrying in %.0f s", ctx.block,
                          len(pending), wait)
-                time.sleep(wait)
+                self._sleep(wait)
                 wait = min(wait * 2, 60.0)
                 if self.stop_requested():
                     return False
