@@ -162,8 +162,16 @@ class RoundRunner:
     # -- models ----------------------------------------------------------------------------------------
 
     def evaluate_models(self, ctx: RoundContext) -> bool:
-        """Process every pending model; transient failures are retried with backoff. False if stopped."""
+        """Process every pending model; transient failures are retried with backoff. False if stopped.
+
+        A model this round left `running` can only come from an earlier pass in this process that could not
+        record its outcome (the database's disk was full, say; one daemon per state directory holds the lock):
+        it goes back to pending first, so it is tried again instead of silently missing from the scores."""
         state = self.s.state
+        returned = state.sweep(ctx.block)
+        if returned:
+            log.warning("round %d: %d models left running by an unrecorded failure are pending again", ctx.block,
+                        returned)
         wait = 2.0
         while True:
             pending = state.round_models(ctx.block, ["pending"])
@@ -256,9 +264,12 @@ class RoundRunner:
         state, block, hotkey = self.s.state, ctx.block, row["hotkey"]
         if refusal.kind in RETRY_KINDS:
             state.note_error("hub_errors", refusal.kind.value)
-            if row["attempts"] + 1 < self.s.settings.transient_retries:
+            tries = self.s.settings.transient_retries
+            if row["attempts"] + 1 < tries:
+                log.warning("round %d: %s try %d/%d: %s (retried)", block, hotkey, row["attempts"] + 1, tries, refusal)
                 state.release_model(block, hotkey, refusal.kind.value, refusal.message)
                 return "retry"
+            log.warning("round %d: %s failed after %d tries, not held against it: %s", block, hotkey, tries, refusal)
             state.finish_model(block, hotkey, "failed", reason=refusal.kind.value, message=refusal.message)
             return "failed"
         verdict = Verdict(hotkey, row["pointer"], "refused", refusal.kind.value, refusal.message)
