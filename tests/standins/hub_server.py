@@ -20,6 +20,7 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class HubState:
         self.counter = 0
         # "name" or "repo/name" -> bytes served by resolve (metadata unchanged)
         self.served_instead: dict[str, bytes] = {}
+        self.connections: set[socket.socket] = set()  # open client connections (kept alive between requests)
 
     def fail(self, pattern: str, status: int = 429, times: int = 1, retry_after: str | None = None) -> None:
         """The next `times` requests whose 'METHOD path' matches `pattern` get `status`."""
@@ -108,6 +110,16 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.state.lock:
+            self.state.connections.discard(self.connection)
+        super().finish()
 
     # -- plumbing ----------------------------------------------------------------------------------------
 
@@ -328,6 +340,13 @@ class HubServer:
             self._server.shutdown()
             self._server.server_close()
             self._thread.join(timeout=10)
+        with self.state.lock:  # kept-alive connections would otherwise go on being served
+            open_connections = list(self.state.connections)
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def up(self) -> None:
         """Listen again on the same port, with the same repositories."""
