@@ -7,7 +7,9 @@ Order matters: every check that metadata allows runs before a byte is downloaded
 competition's limit, the hotkey-bound hash where the hub lists every sha256), and the gate
 (`node.gate.check_model_dir`) reads the downloaded folder's metadata before any tensor is touched.
 Each failure is a `Refused` with a stable kind; `transient` kinds (hub down, disk full) are retried later
-and never held against the model.
+and never held against the model. When the hub cannot be reached but the store holds the revision with the
+digests recorded when it was downloaded and verified, and they still hash to the commitment, that copy is used:
+a hub outage then costs no evaluation of a model the validator already has.
 """
 
 from __future__ import annotations
@@ -50,6 +52,19 @@ def hub_refusal(err: HubError) -> Refused:
     return Refused(err.kind, err.message)
 
 
+def stored_copy(store: ModelStore, pointer: ModelPointer, hotkey: str) -> Lease | None:
+    """A lease on the stored revision if the digests recorded at its verified download still hash to the
+    commitment (files unchanged since: same names, sizes and mtimes); None otherwise."""
+    lease = store.lease(pointer.repo_id, pointer.commit)
+    if lease is None:
+        return None
+    digests = store.stored_digests(pointer.repo_id, pointer.commit)
+    if digests is None or hash_scheme(digests, hotkey, pointer.hash) is None:
+        lease.release()
+        return None
+    return lease
+
+
 def fetch_and_verify(
     hub: ModelHub,
     store: ModelStore,
@@ -61,21 +76,27 @@ def fetch_and_verify(
     timeout_s: float,
 ) -> VerifiedModel:
     """Every check in order; raises `Refused`. The caller releases `result.lease` when done."""
+    lease: Lease | None = None
     try:
         info: RevisionInfo = hub.revision_info(pointer.repo_id, pointer.commit)
         info.check_size(competition.model_size)
     except HubError as err:
-        raise hub_refusal(err) from None
+        lease = stored_copy(store, pointer, hotkey) if err.kind.transient else None
+        if lease is None:
+            raise hub_refusal(err) from None
+        log.warning("%s@%s: %s; using the copy verified when it was downloaded", pointer.repo_id,
+                    pointer.commit[:12], err.message)
     except ValueError as err:  # a listing with unsafe names or sha256 values
         raise Refused(RefusalKind.INTEGRITY, str(err)) from None
-    if info.complete_digests and hash_scheme(info.digests(), hotkey, pointer.hash) is None:
-        raise Refused(RefusalKind.HASH_MISMATCH,
-                      f"the files of {pointer.repo_id}@{pointer.commit} do not hash to the commitment for {hotkey}")
-    try:
-        lease = store.fetch(hub, pointer.repo_id, pointer.commit, max_bytes=competition.model_size,
-                            timeout=timeout_s)
-    except HubError as err:
-        raise hub_refusal(err) from None
+    if lease is None:
+        if info.complete_digests and hash_scheme(info.digests(), hotkey, pointer.hash) is None:
+            raise Refused(RefusalKind.HASH_MISMATCH,
+                          f"the files of {pointer.repo_id}@{pointer.commit} do not hash to the commitment for {hotkey}")
+        try:
+            lease = store.fetch(hub, pointer.repo_id, pointer.commit, max_bytes=competition.model_size,
+                                timeout=timeout_s)
+        except HubError as err:
+            raise hub_refusal(err) from None
     try:
         digests = store.stored_digests(pointer.repo_id, pointer.commit) or digests_from_folder(lease.path)
         scheme = hash_scheme(digests, hotkey, pointer.hash)

@@ -30,3 +30,24 @@ def test_a_resident_model_gives_the_same_losses_without_loading_again(tmp_path):
     evaluate_checkpoint(tmp_path, SAMPLES, tiny)
     evaluate_checkpoint(tmp_path, SAMPLES, tiny)
     assert resident.loads == before + 6
+
+
+def test_a_model_whose_folder_was_evicted_is_dropped(tmp_path):
+    """The store evicting a folder frees its disk space only once the resident model (which maps the files) goes."""
+    resident.clear()
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    for folder in (kept, gone):
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(b"x" * 10)
+    keys = [resident.folder_key(folder) for folder in (kept, gone)]
+    for key in keys:
+        resident.get_or_load(key, 10, 100, object)
+    (gone / "model.safetensors").unlink()
+    gone.rmdir()
+    assert resident.drop_stale() == 1
+    assert list(resident._models) == [keys[0]]
+    (kept / "model.safetensors").write_bytes(b"y" * 11)  # replaced under the same folder: stale too
+    loaded = resident.loads
+    resident.get_or_load(resident.folder_key(kept), 11, 100, object)
+    assert resident.loads == loaded + 1 and len(resident._models) == 1
+    resident.clear()

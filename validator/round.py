@@ -64,9 +64,11 @@ class RoundContext:
 class RoundRunner:
     """Runs (or resumes) rounds with the services wired in `validator.services`."""
 
-    def __init__(self, services: Services, stop_requested: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, services: Services, stop_requested: Callable[[], bool] = lambda: False,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.s = services
         self.stop_requested = stop_requested
+        self._sleep = sleep  # the backoff between passes over models waiting on transient failures
         self.evaluator = RoundEvaluator(
             services.state, services.worker, timeout_s=services.settings.eval_timeout_s,
             spot_fraction=services.settings.spot_check_fraction, spot_max=services.settings.spot_check_max,
@@ -160,8 +162,16 @@ class RoundRunner:
     # -- models ----------------------------------------------------------------------------------------
 
     def evaluate_models(self, ctx: RoundContext) -> bool:
-        """Process every pending model; transient failures are retried with backoff. False if stopped."""
+        """Process every pending model; transient failures are retried with backoff. False if stopped.
+
+        A model this round left `running` can only come from an earlier pass in this process that could not
+        record its outcome (the database's disk was full, say; one daemon per state directory holds the lock):
+        it goes back to pending first, so it is tried again instead of silently missing from the scores."""
         state = self.s.state
+        returned = state.sweep(ctx.block)
+        if returned:
+            log.warning("round %d: %d models left running by an unrecorded failure are pending again", ctx.block,
+                        returned)
         wait = 2.0
         while True:
             pending = state.round_models(ctx.block, ["pending"])
@@ -180,7 +190,7 @@ class RoundRunner:
                     return False
                 log.info("round %d: %d models waiting on transient failures; retrying in %.0f s", ctx.block,
                          len(pending), wait)
-                time.sleep(wait)
+                self._sleep(wait)
                 wait = min(wait * 2, 60.0)
                 if self.stop_requested():
                     return False
@@ -254,9 +264,12 @@ class RoundRunner:
         state, block, hotkey = self.s.state, ctx.block, row["hotkey"]
         if refusal.kind in RETRY_KINDS:
             state.note_error("hub_errors", refusal.kind.value)
-            if row["attempts"] + 1 < self.s.settings.transient_retries:
+            tries = self.s.settings.transient_retries
+            if row["attempts"] + 1 < tries:
+                log.warning("round %d: %s try %d/%d: %s (retried)", block, hotkey, row["attempts"] + 1, tries, refusal)
                 state.release_model(block, hotkey, refusal.kind.value, refusal.message)
                 return "retry"
+            log.warning("round %d: %s failed after %d tries, not held against it: %s", block, hotkey, tries, refusal)
             state.finish_model(block, hotkey, "failed", reason=refusal.kind.value, message=refusal.message)
             return "failed"
         verdict = Verdict(hotkey, row["pointer"], "refused", refusal.kind.value, refusal.message)

@@ -75,7 +75,8 @@ def build_services(settings: Settings, *, create_hotkey: bool | None = None) -> 
                            retries=settings.weights_retries, version_key=VERSION_KEY,
                            dont_set=settings.dont_set_weights)
     competitions = CompetitionsSource(settings.competitions, refresh_s=settings.competitions_refresh_s)
-    services = Services(settings, chain, open_hub(settings.hub, token=settings.hub_token), store, state,
-                        competitions, worker, wallet, hotkey, weights)
+    hub = open_hub(settings.hub, token=settings.hub_token, attempts=settings.hub_attempts,
+                   timeout_s=settings.hub_timeout_s)
+    services = Services(settings, chain, hub, store, state, competitions, worker, wallet, hotkey, weights)
     weights.on_error = lambda kind: services.state.note_error("chain_errors", kind)  # whichever state is current
     return services

@@ -44,6 +44,8 @@ class Settings:
     netuid: int = 29
     hub: str = "directory"  # directory[:PATH] | hf[:ENDPOINT]
     hub_token: str | None = None
+    hub_attempts: int = 5  # tries per hub call (2 s backoff, doubling, Retry-After honoured up to 60 s)
+    hub_timeout_s: float = 30.0  # per hub request (metadata; file reads use $HF_HUB_DOWNLOAD_TIMEOUT)
     competitions: str = "bundled"  # bundled | a file path | an http(s) URL
     competitions_refresh_s: float = 600.0
     dataset_endpoint: str | None = None  # FineWeb rows API endpoint (competitions with dataset "fineweb")
@@ -87,7 +89,8 @@ class Settings:
     logging_debug: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("round_interval_blocks", "poll_interval_s", "eval_timeout_s", "download_timeout_s"):
+        for name in ("round_interval_blocks", "poll_interval_s", "eval_timeout_s", "download_timeout_s",
+                     "hub_attempts", "hub_timeout_s"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"{flag(name)} must be positive")
         for name in ("round_samples", "round_max_models", "max_rounds", "metrics_port", "weights_interval_blocks"):
@@ -135,6 +138,8 @@ _DOTTED = {
     "wallet_hotkey": "wallet.hotkey",
     "wallet_path": "wallet.path",
     "hub_token": "hub.token",
+    "hub_attempts": "hub.attempts",
+    "hub_timeout_s": "hub.timeout_s",
     "competitions_refresh_s": "competitions.refresh_s",
     "dataset_endpoint": "dataset.endpoint",
     "state_dir": "state.dir",

@@ -41,8 +41,13 @@ def call_with_retry(
     what: str = "call",
     sleep: Callable[[float], None] = time.sleep,
     on_retry: Callable[[BaseException], None] | None = None,
+    wait_hint: Callable[[BaseException], float | None] | None = None,
 ) -> T:
-    """Run `fn`; retry only errors `is_transient` accepts; re-raise the last error when tries run out."""
+    """Run `fn`; retry only errors `is_transient` accepts; re-raise the last error when tries run out.
+
+    `wait_hint` reads a wait the other side asked for (an HTTP `Retry-After`) from the error: the wait is then
+    the longer of the backoff and that hint, the hint capped at `policy.max_delay` so a server cannot park the
+    caller for longer than the policy allows."""
     delays = policy.delays()
     while True:
         try:
@@ -53,6 +58,9 @@ def call_with_retry(
             delay = next(delays, None)
             if delay is None:
                 raise
+            hint = wait_hint(err) if wait_hint is not None else None
+            if hint is not None:
+                delay = max(delay, min(hint, policy.max_delay))
             log.warning("%s failed (%s: %s); retrying in %.2fs", what, type(err).__name__, err, delay)
             if on_retry is not None:
                 on_retry(err)

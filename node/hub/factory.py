@@ -15,8 +15,12 @@ from node.paths import cache_dir
 HUB_ENV = "SN29_HUB"
 
 
-def open_hub(spec: str | None = None, *, token: str | None = None) -> ModelHub:
-    """Open the hub `spec` names (default `$SN29_HUB`, else the directory hub in the cache)."""
+def open_hub(spec: str | None = None, *, token: str | None = None, attempts: int | None = None,
+             timeout_s: float | None = None) -> ModelHub:
+    """Open the hub `spec` names (default `$SN29_HUB`, else the directory hub in the cache).
+
+    `attempts` (tries per call, with backoff) and `timeout_s` (per request) tune the Hugging Face client; the
+    directory hub has neither."""
     spec = spec or os.environ.get(HUB_ENV) or "directory"
     if spec == "directory" or spec.startswith("directory:"):
         from node.hub.directory import DirectoryHub
@@ -24,8 +28,12 @@ def open_hub(spec: str | None = None, *, token: str | None = None) -> ModelHub:
         folder = spec.removeprefix("directory").removeprefix(":")
         return DirectoryHub(Path(folder).expanduser().resolve() if folder else cache_dir() / "hub")
     if spec == "hf" or spec.startswith("hf:"):
-        from node.hub.hf import HuggingFaceHub
+        import dataclasses
+
+        from node.hub.hf import DEFAULT_POLICY, HuggingFaceHub
 
         endpoint = spec.removeprefix("hf").removeprefix(":") or None
-        return HuggingFaceHub(endpoint=endpoint, token=token)
+        policy = DEFAULT_POLICY if attempts is None else dataclasses.replace(DEFAULT_POLICY, attempts=attempts)
+        return HuggingFaceHub(endpoint=endpoint, token=token, policy=policy,
+                              **({} if timeout_s is None else {"timeout": timeout_s}))
     raise ValueError(f"unknown hub {spec!r}: use 'directory[:PATH]' or 'hf[:ENDPOINT]'")

@@ -4,10 +4,16 @@ Calls used: `create_repo(exist_ok=True)`, `upload_folder(...)` (-> `CommitInfo.o
 `model_info(revision=, files_metadata=True)` (sizes and LFS sha256), `snapshot_download(revision=,
 allow_patterns=, local_dir=)`. Each call is wrapped in bounded exponential backoff for 408/429/5xx and
 network errors, on top of the client's own short retries; what is left maps to `node.hub.errors`.
+
+`Retry-After` is honoured within a cap: our backoff waits at least what the server asked (at most the
+policy's `max_delay`), and the client's own file-download retries, which sleep for whatever the header says,
+see the header clamped to `RETRY_AFTER_CAP_S` by a response hook on the client's shared HTTP session. A disk
+that fills while a file is written (ENOSPC, EDQUOT) is the store's failure, not the hub's: `StoreFullError`.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -27,6 +33,7 @@ from node.hub.errors import (
     IntegrityError,
     RevisionNotFoundError,
 )
+from node.hub.store import StoreFullError
 from node.identity import MODEL_FILE_PATTERNS, FileNameError, select_model_files, sha256_file, split_repo_id
 
 T = TypeVar("T")
@@ -37,6 +44,8 @@ TRANSIENT_STATUS = (408, 429, 500, 502, 503, 504)
 # to complete the digests before the model itself is downloaded.
 SMALL_FILE_LIMIT = 16 * 1024 * 1024
 DEFAULT_POLICY = RetryPolicy(attempts=5, base_delay=2.0, max_delay=60.0)
+RETRY_AFTER_CAP_S = 60  # the longest wait a `Retry-After` header can impose on one retry
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def _chain(err: BaseException | None) -> Iterable[BaseException]:
@@ -60,6 +69,49 @@ def is_transient(err: BaseException) -> bool:
     return False
 
 
+def retry_after_s(err: BaseException) -> float | None:
+    """The `Retry-After` seconds of the HTTP answer anywhere in the exception chain (None when absent or a date)."""
+    for item in _chain(err):
+        response = getattr(item, "response", None)
+        value = getattr(response, "headers", {}).get("Retry-After") if response is not None else None
+        if value is not None and value.strip().isdigit():
+            return float(value.strip())
+    return None
+
+
+def disk_full(err: BaseException) -> bool:
+    """ENOSPC or EDQUOT anywhere in the exception chain: the local disk, not the hub."""
+    return any(isinstance(item, OSError) and item.errno in _DISK_FULL for item in _chain(err))
+
+
+def _clamp_retry_after(response) -> None:
+    """Response hook: a `Retry-After` over the cap is rewritten to the cap before the client's backoff reads it."""
+    value = response.headers.get("Retry-After")
+    if value is not None and value.strip().isdigit() and int(value.strip()) > RETRY_AFTER_CAP_S:
+        response.headers["Retry-After"] = str(RETRY_AFTER_CAP_S)
+
+
+def _capped_client_factory():
+    from huggingface_hub.utils._http import default_client_factory
+
+    client = default_client_factory()
+    client.event_hooks["response"] = [*client.event_hooks.get("response", []), _clamp_retry_after]
+    return client
+
+
+_session_capped = False
+
+
+def _cap_client_retry_after() -> None:
+    """Install the clamping hook on the client's shared session once per process (it is process-wide)."""
+    global _session_capped
+    if not _session_capped:
+        from huggingface_hub.utils import _http
+
+        _http.set_client_factory(_capped_client_factory)
+        _session_capped = True
+
+
 def _not_found(err: BaseException) -> bool:
     from huggingface_hub.errors import RepositoryNotFoundError
     from huggingface_hub.errors import RevisionNotFoundError as HfRevisionNotFound
@@ -81,6 +133,7 @@ class HuggingFaceHub(ModelHub):
     ) -> None:
         from huggingface_hub import HfApi
 
+        _cap_client_retry_after()
         # Resolved now, not at `huggingface_hub` import time, so `$HF_ENDPOINT` set later still counts.
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
         self._token = token  # None: the client's usual places ($HF_TOKEN, the saved login)
@@ -91,10 +144,13 @@ class HuggingFaceHub(ModelHub):
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
-            return call_with_retry(fn, policy=self._policy, is_transient=is_transient, what=what, sleep=self._sleep)
+            return call_with_retry(fn, policy=self._policy, is_transient=is_transient, what=what, sleep=self._sleep,
+                                   wait_hint=retry_after_s)
         except HubError:
             raise
         except Exception as err:
+            if disk_full(err):
+                raise StoreFullError(f"{what}: the disk is full ({err})") from err
             if _not_found(err):
                 raise RevisionNotFoundError(f"{what}: {err}") from err
             if is_transient(err):

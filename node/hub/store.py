@@ -12,10 +12,13 @@ Layout under `root`:
 Before a download the store makes room: it evicts the least recently used models until the new one fits
 under `max_bytes` and at least `min_free_bytes` stay free on the disk. A model that any process holds a
 lease on is never evicted; if the room cannot be made, `StoreFullError` is raised before downloading.
+If the disk fills anyway while the files are written (another writer took the space), the partial download is
+deleted, so the space comes back at once, and the failure is `StoreFullError` too: transient, retried later.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -138,12 +141,18 @@ class ModelStore:
         self.make_room(max(info.total_size - already, 0), keep={key})
         try:
             done = hub.download(repo_id, revision, partial, max_bytes=max_bytes, timeout=timeout)
-        except (TooLargeError, IntegrityError):
-            shutil.rmtree(partial, ignore_errors=True)  # nothing worth resuming
+            _keep_only(partial, {f.name for f in done.files})
+            os.rename(partial, self.root / "models" / key)
+            self._record_digests(key, done)
+        except (TooLargeError, IntegrityError, StoreFullError):
+            shutil.rmtree(partial, ignore_errors=True)  # nothing worth resuming, or the disk needs the room
             raise
-        _keep_only(partial, {f.name for f in done.files})
-        os.rename(partial, self.root / "models" / key)
-        self._record_digests(key, done)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            shutil.rmtree(partial, ignore_errors=True)
+            self._digests_file(key).unlink(missing_ok=True)
+            raise StoreFullError(f"the disk filled while writing {repo_id}@{revision}: {err.strerror}") from None
 
     def _digests_file(self, key: str) -> Path:
         return self.root / "digests" / f"{key}.json"

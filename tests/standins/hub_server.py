@@ -3,8 +3,15 @@
 Implements what huggingface_hub 2.4 calls for create_repo, create_commit (preupload answering "regular"
 so contents arrive inline as base64 in the NDJSON commit), model_info (siblings with size, blobId and,
 for *.safetensors, LFS sha256 as the real Hub reports), the tree listing, and HEAD/GET resolve with
-ETag, X-Repo-Commit, Content-Length and Range support. `fail(pattern, status, times)` makes the next
-matching requests answer 429/5xx; `requests` logs every request. 127.0.0.1 only.
+ETag, X-Repo-Commit, Content-Length and Range support. `requests` logs every request. 127.0.0.1 only.
+
+Faults, each injected at the HTTP boundary (patterns match 'METHOD /path'):
+- `fail(pattern, status, times, retry_after=)`: answer 429/5xx (429 carries `Retry-After`, "0" unless given);
+- `delay(pattern, seconds, times)`: answer only after `seconds` (a slow hub; past the client's timeout);
+- `drop(pattern, after_bytes, times)`: announce the whole file, send `after_bytes` of it, close the connection;
+- `served_instead[name or 'ns/repo/name'] = data`: other bytes for a file (truncated, tampered), metadata unchanged;
+- `delete_revision` / `rewrite_revision`: a committed revision vanishes, or its files change under the same id;
+- `HubServer.down()` / `up()`: stop listening altogether (connections refused), then listen again on the same port.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import base64
 import hashlib
 import json
 import re
+import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlparse
@@ -36,14 +45,53 @@ class HubState:
         self.repos: dict[str, Repo] = {}
         self.lock = threading.Lock()
         self.requests: list[tuple[str, str]] = []
-        self.failures: list[list] = []  # [regex, status, remaining]
+        self.failures: list[list] = []  # [regex, status, remaining, retry_after]
+        self.delays: list[list] = []  # [regex, seconds, remaining]
+        self.drops: list[list] = []  # [regex, bytes sent before the connection is closed, remaining]
         self.counter = 0
-        self.served_instead: dict[str, bytes] = {}  # file name -> bytes served by resolve (metadata unchanged)
+        # "name" or "repo/name" -> bytes served by resolve (metadata unchanged)
+        self.served_instead: dict[str, bytes] = {}
+        self.connections: set[socket.socket] = set()  # open client connections (kept alive between requests)
 
-    def fail(self, pattern: str, status: int = 429, times: int = 1) -> None:
+    def fail(self, pattern: str, status: int = 429, times: int = 1, retry_after: str | None = None) -> None:
         """The next `times` requests whose 'METHOD path' matches `pattern` get `status`."""
         with self.lock:
-            self.failures.append([re.compile(pattern), status, times])
+            self.failures.append([re.compile(pattern), status, times, retry_after])
+
+    def delay(self, pattern: str, seconds: float, times: int = 1) -> None:
+        """The next `times` matching requests are answered only after `seconds`."""
+        with self.lock:
+            self.delays.append([re.compile(pattern), seconds, times])
+
+    def drop(self, pattern: str, after_bytes: int, times: int = 1) -> None:
+        """The next `times` matching file downloads stop after `after_bytes` bytes of the body (connection closed)."""
+        with self.lock:
+            self.drops.append([re.compile(pattern), after_bytes, times])
+
+    @staticmethod
+    def _take(rules: list[list], line: str) -> list | None:
+        """The first rule with tries left that matches `line`, its count taken (call with the lock held)."""
+        for rule in rules:
+            if rule[2] > 0 and rule[0].search(line):
+                rule[2] -= 1
+                return rule
+        return None
+
+    def left(self, kind: str) -> int:
+        """Injections of a kind ("fail", "delay", "drop") not yet used: 0 once every injected fault was served."""
+        rules = {"fail": self.failures, "delay": self.delays, "drop": self.drops}[kind]
+        with self.lock:
+            return sum(rule[2] for rule in rules)
+
+    def delete_revision(self, repo_id: str, oid: str) -> None:
+        """The revision disappears (a force-push or a deleted repository): model_info and resolve answer 404."""
+        with self.lock:
+            del self.repos[repo_id].commits[oid]
+
+    def rewrite_revision(self, repo_id: str, oid: str, files: dict[str, bytes]) -> None:
+        """The revision's files change under the same id; metadata follows (sizes, sha256 of the new bytes)."""
+        with self.lock:
+            self.repos[repo_id].commits[oid] = {**self.repos[repo_id].commits[oid], **files}
 
     def commit(self, repo_id: str, files: dict[str, bytes]) -> str:
         with self.lock:
@@ -62,6 +110,16 @@ class HubHandler(BaseHTTPRequestHandler):
 
     def log_message(self, *args: object) -> None:  # keep test output quiet
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.state.lock:
+            self.state.connections.discard(self.connection)
+        super().finish()
 
     # -- plumbing ----------------------------------------------------------------------------------------
 
@@ -88,15 +146,18 @@ class HubHandler(BaseHTTPRequestHandler):
         line = f"{self.command} {urlparse(self.path).path}"
         with self.state.lock:
             self.state.requests.append((self.command, self.path))
-            for rule in self.state.failures:
-                if rule[2] > 0 and rule[0].search(line):
-                    rule[2] -= 1
-                    status = rule[1]
-                    break
-            else:
-                return False
+            slow = self.state._take(self.state.delays, line)
+            rule = self.state._take(self.state.failures, line)
+        if slow is not None:
+            time.sleep(slow[1])
+        if rule is None:
+            return False
+        status, retry_after = rule[1], rule[3]
         self._body()
-        self._json(status, {"error": f"injected {status}"}, {"Retry-After": "0"} if status == 429 else None)
+        if retry_after is None and status == 429:
+            retry_after = "0"
+        headers = None if retry_after is None else {"Retry-After": retry_after}
+        self._json(status, {"error": f"injected {status}"}, headers)
         return True
 
     def _revision(self, repo_id: str, rev: str) -> tuple[str, dict[str, bytes]] | None:
@@ -221,7 +282,8 @@ class HubHandler(BaseHTTPRequestHandler):
             self._send(404, b"", {"X-Error-Code": "EntryNotFound", "X-Repo-Commit": oid})
             return
         entry = self._entry(name, files[name])
-        data = self.state.served_instead.get(name, files[name])
+        instead = self.state.served_instead
+        data = instead.get(f"{match.group(1)}/{name}", instead.get(name, files[name]))
         etag = entry["lfs"]["sha256"] if "lfs" in entry else entry["oid"]
         headers = {"ETag": f'"{etag}"', "X-Repo-Commit": oid, "Accept-Ranges": "bytes"}
         start = 0
@@ -231,6 +293,17 @@ class HubHandler(BaseHTTPRequestHandler):
             headers["Content-Range"] = f"bytes {start}-{len(data) - 1}/{len(data)}"
         body = data[start:]
         headers["Content-Length"] = str(len(data) if self.command == "HEAD" else len(body))
+        with self.state.lock:
+            cut = self.state._take(self.state.drops, f"{self.command} {path}") if self.command == "GET" else None
+        if cut is not None and cut[1] < len(body):
+            self.send_response(206 if ranged else 200)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.end_headers()
+            self.wfile.write(body[: cut[1]])
+            self.wfile.flush()
+            self.close_connection = True  # the rest never comes: the client sees the body end early
+            return
         self._send(206 if ranged and self.command == "GET" else 200, body, headers)
 
 
@@ -239,11 +312,15 @@ class HubServer:
 
     def __init__(self) -> None:
         self.state = HubState()
-        handler = type("Handler", (HubHandler,), {"state": self.state})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._handler = type("Handler", (HubHandler,), {"state": self.state})
+        self._listen(0)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._handler.base_url = self.url
+
+    def _listen(self, port: int) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-        handler.base_url = self.url
+        self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     def __enter__(self) -> HubServer:
@@ -251,12 +328,40 @@ class HubServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
+        self.down()
 
-    def fail(self, pattern: str, status: int = 429, times: int = 1) -> None:
-        self.state.fail(pattern, status, times)
+    @property
+    def is_up(self) -> bool:
+        return self._thread.is_alive()
+
+    def down(self) -> None:
+        """Stop listening: new connections are refused until `up()` (the whole hub unreachable)."""
+        if self.is_up:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=10)
+        with self.state.lock:  # kept-alive connections would otherwise go on being served
+            open_connections = list(self.state.connections)
+        for conn in open_connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def up(self) -> None:
+        """Listen again on the same port, with the same repositories."""
+        if not self.is_up:
+            self._listen(self.port)
+            self._thread.start()
+
+    def delay(self, pattern: str, seconds: float, times: int = 1) -> None:
+        self.state.delay(pattern, seconds, times)
+
+    def drop(self, pattern: str, after_bytes: int, times: int = 1) -> None:
+        self.state.drop(pattern, after_bytes, times)
+
+    def fail(self, pattern: str, status: int = 429, times: int = 1, retry_after: str | None = None) -> None:
+        self.state.fail(pattern, status, times, retry_after)
 
     @property
     def requests(self) -> list[tuple[str, str]]:

@@ -82,10 +82,13 @@ class StateStore(OutcomeSteps):
 
     # -- recovery ----------------------------------------------------------------------------------------
 
-    def sweep(self) -> int:
-        """Work that was started and abandoned by a killed process goes back to `pending`."""
+    def sweep(self, block: int | None = None) -> int:
+        """Work that was started and abandoned (by a killed process, or one round `block`) goes back to `pending`."""
         with self.write() as conn:
-            return conn.execute("UPDATE round_models SET state = 'pending' WHERE state = 'running'").rowcount
+            if block is None:
+                return conn.execute("UPDATE round_models SET state = 'pending' WHERE state = 'running'").rowcount
+            return conn.execute("UPDATE round_models SET state = 'pending' WHERE state = 'running' AND round_block = ?",
+                                (block,)).rowcount
 
     # -- rounds ------------------------------------------------------------------------------------------
 
