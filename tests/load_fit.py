@@ -1,12 +1,14 @@
 """Is a round's time linear in the (model, sample) evaluations it does? A least-squares fit with numpy.
 
-What is fitted: round wall time (planned -> done, from the daemon's database) against the number of
+What is fitted: a round's time against the number of
 (model, sample) losses the evaluation worker computed in that round, i.e. models x samples *after* the loss
 cache: a cached pair costs nothing, so the cold part of a round is what must scale, and counting pairs
 the cache served would fit the cache's hit rate rather than the work. Two kinds of model cost very different
 amounts per sample (a tiny random Llama and the 135M-parameter small trained model), so each kind has its
 own slope: t = intercept + slope_tiny * n_tiny + slope_small * n_small. The worst deviation is
-max |t - fit| / fit over the rounds fitted.
+max |t - fit| / fit over the rounds fitted. The load test fits both the CPU seconds of the daemon and its
+worker per round (the work, which other processes on a shared machine barely change) and the wall time
+(what an operator waits, which they do).
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ class RoundTimeFit:
     points: int
 
 
-def fit_round_times(wall_s: Sequence[float], tiny_evals: Sequence[int], small_evals: Sequence[int]) -> RoundTimeFit:
+def fit_round_times(seconds: Sequence[float], tiny_evals: Sequence[int], small_evals: Sequence[int]) -> RoundTimeFit:
     """Least squares over the rounds given (at least four, so the fit is over-determined)."""
-    t = np.asarray(wall_s, dtype=float)
+    t = np.asarray(seconds, dtype=float)
     if t.size < 4:
         raise ValueError(f"{t.size} rounds cannot test a three-parameter fit")
     design = np.column_stack([np.ones_like(t), np.asarray(tiny_evals, float), np.asarray(small_evals, float)])

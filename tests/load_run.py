@@ -74,6 +74,7 @@ class RoundFigures:
 
     block: int
     wall_s: float  # planned -> done, from the state database
+    cpu_s: float  # CPU seconds of the daemon and its worker while the round ran (what load on the machine spares)
     eval_s: float  # time inside the evaluation process (all models)
     models: int  # models the round processed
     tiny_evals: int  # (model, sample) losses the worker computed for tiny models (uncached + spot checks)
@@ -138,6 +139,17 @@ class MemorySampler:
                 d, c, t = self._peaks
                 self._peaks = (max(d, own), max(c, children), max(t, own + children))
             self._stop.wait(SAMPLE_EVERY_S)
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the tree's live processes (the worker lives across rounds)."""
+        total = 0.0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                pass
+        return total
 
     def cut(self) -> tuple[float, float, float]:
         with self._lock:
@@ -253,13 +265,13 @@ class LoadNetwork:
 
 
 def _figures(block: int, done: dict, peaks: tuple[float, float, float], db: tuple[float, float],
-             small_hotkey: str) -> RoundFigures:
+             small_hotkey: str, cpu_s: float) -> RoundFigures:
     row, models = done["round"], done["models"]
     states: dict[str, int] = {}
     for m in models:
         states[m["state"]] = states.get(m["state"], 0) + 1
     return RoundFigures(
-        block=block, wall_s=float(row["finished_at"]) - float(row["started_at"]),
+        block=block, wall_s=float(row["finished_at"]) - float(row["started_at"]), cpu_s=cpu_s,
         eval_s=sum(float(m["eval_seconds"]) for m in models), models=len(models),
         tiny_evals=sum(int(m["evaluated_samples"]) for m in models if m["hotkey"] != small_hotkey),
         small_evals=sum(int(m["evaluated_samples"]) for m in models if m["hotkey"] == small_hotkey),
@@ -289,6 +301,7 @@ def run_load(root: Path, scale: LoadScale) -> LoadRun:
                 net.chain.advance(INTERVAL - net.chain.block() % INTERVAL)
                 block = net.chain.block()
                 sampler.cut()  # the window of this round starts now
+                cpu_before = sampler.cpu_s()
                 deadline = time.monotonic() + scale.round_timeout_s
                 while (done := _round_row(state_dir / "state.sqlite", block)) is None:
                     if process.poll() is not None:
@@ -297,7 +310,7 @@ def run_load(root: Path, scale: LoadScale) -> LoadRun:
                         raise TimeoutError(f"round {block} not done in {scale.round_timeout_s} s:\n{_tail(log_path)}")
                     time.sleep(0.1)
                 rounds.append(_figures(block, done, sampler.cut(), _db_mb(state_dir / "state.sqlite"),
-                                       network.small_hotkey))
+                                       network.small_hotkey, sampler.cpu_s() - cpu_before))
                 print(f"load round {r + 1}/{scale.rounds}: {rounds[-1]}", file=sys.stderr, flush=True)
             process.terminate()
             code = process.wait(timeout=120)

@@ -26,18 +26,18 @@ RSS_GROWTH_MAX_MB = 100.0  # peak growth after the last new model was loaded (al
 RSS_PEAK_MAX_MB = 4096.0  # daemon + worker; the worker holds every model resident here (about 1.3 GB)
 DB_GROWTH_MAX_MB_PER_ROUND = 0.25
 WAL_MAX_MB = 8.0  # SQLite checkpoints at 1000 pages (4 MB) and reuses the file
-STEADY_EVALS_MAX_FRACTION = 0.25  # last round's evaluations vs the first round's
+STEADY_SMALL_MAX_FRACTION = 0.3  # of the pool's small model's samples computed in the last three rounds
 STEADY_WALL_MAX_FRACTION = 0.5  # mean of the last three rounds vs the first round
 FIT_R2_MIN = 0.8
-FIT_WORST_DEV_MAX = 0.6  # wall-clock on a shared machine: generous; the exact check is the cache accounting
+FIT_WORST_DEV_MAX = 0.6  # of the CPU-time fit; the exact check of the cache is the accounting above
 
 
 def table(rounds: list[RoundFigures]) -> str:
-    lines = [f"{'round':>6}{'wall s':>8}{'eval s':>8}{'models':>7}{'tiny ev':>8}{'small ev':>9}{'cached':>7}"
-             f"{'dup':>5}{'rss d MB':>9}{'rss w MB':>9}{'rss MB':>8}{'db MB':>7}{'wal MB':>7}"]
+    lines = [f"{'round':>6}{'wall s':>8}{'cpu s':>8}{'eval s':>8}{'models':>7}{'tiny ev':>8}{'small ev':>9}"
+             f"{'cached':>7}{'dup':>5}{'rss d MB':>9}{'rss w MB':>9}{'rss MB':>8}{'db MB':>7}{'wal MB':>7}"]
     for r in rounds:
-        lines.append(f"{r.block:>6}{r.wall_s:>8.2f}{r.eval_s:>8.2f}{r.models:>7}{r.tiny_evals:>8}{r.small_evals:>9}"
-                     f"{r.cached:>7}{r.duplicates:>5}{r.rss_daemon_mb:>9.0f}{r.rss_children_mb:>9.0f}"
+        lines.append(f"{r.block:>6}{r.wall_s:>8.2f}{r.cpu_s:>8.2f}{r.eval_s:>8.2f}{r.models:>7}{r.tiny_evals:>8}"
+                     f"{r.small_evals:>9}{r.cached:>7}{r.duplicates:>5}{r.rss_daemon_mb:>9.0f}{r.rss_children_mb:>9.0f}"
                      f"{r.rss_total_mb:>8.0f}{r.db_mb:>7.2f}{r.wal_mb:>7.2f}")
     return "\n".join(lines)
 
@@ -57,14 +57,20 @@ def test_daemon_under_load_stays_bounded_linear_and_cheap_when_nothing_is_new(sc
     peaks = [r.rss_total_mb for r in rounds]
     growth = max(peaks[base:]) - peaks[base]
     db_growth = (rounds[-1].db_mb - rounds[base].db_mb) / max(len(rounds) - 1 - base, 1)
-    first, last = rounds[0], rounds[-1]
-    evals_fraction = (last.tiny_evals + last.small_evals) / (first.tiny_evals + first.small_evals)
+    first = rounds[0]
+    # Of the (model, sample) pairs a round scores, the share computed (not served by the cache), over the last
+    # three rounds: all models (revisited ones have met few of their samples yet), and the small model, a pool
+    # member scored every round, whose unseen share shrinks like (1 - samples/443)^rounds.
+    computed_fraction = sum(r.tiny_evals + r.small_evals for r in rounds[-3:]) / (
+        scale.samples * sum(r.models for r in rounds[-3:]))
+    small_fraction = sum(r.small_evals for r in rounds[-3:]) / (3 * scale.samples)
     wall_fraction = sum(r.wall_s for r in rounds[-3:]) / 3 / first.wall_s
-    fit = None
+    fit = wall_fit = None
     if scale_name == "full":
-        fit = fit_round_times([r.wall_s for r in rounds], [r.tiny_evals for r in rounds],
-                              [r.small_evals for r in rounds])
-        print(f"fit: {fit}")
+        tiny, small = [r.tiny_evals for r in rounds], [r.small_evals for r in rounds]
+        fit = fit_round_times([r.cpu_s for r in rounds], tiny, small)
+        wall_fit = fit_round_times([r.wall_s for r in rounds], tiny, small)
+        print(f"cpu fit: {fit}\nwall fit: {wall_fit}")
     record("load", f"{scale.miners} miners / {scale.distinct} models, {scale.rounds} rounds", scale=scale_name,
            injected=scale.rounds, recovered=len(rounds), lost=scale.rounds - len(rounds), double=0,
            rss_peak_mb=round(max(peaks), 1), rss_growth_mb=round(growth, 1),
@@ -72,7 +78,13 @@ def test_daemon_under_load_stays_bounded_linear_and_cheap_when_nothing_is_new(sc
            evals_per_round=[r.tiny_evals + r.small_evals for r in rounds],
            db_mb=round(rounds[-1].db_mb, 3), db_per_round_mb=[round(r.db_mb, 3) for r in rounds],
            db_growth_mb_per_round=round(db_growth, 4), wal_max_mb=round(max(r.wal_mb for r in rounds), 2),
-           steady_evals_fraction=round(evals_fraction, 4), steady_wall_fraction=round(wall_fraction, 4),
+           cpu_per_round_s=[round(r.cpu_s, 2) for r in rounds],
+           steady_computed_fraction=round(computed_fraction, 4), steady_small_fraction=round(small_fraction, 4),
+           steady_wall_fraction=round(wall_fraction, 4),
+           wall_slope_s=None if wall_fit is None else wall_fit.slope_tiny_s,
+           wall_slope_small_s=None if wall_fit is None else wall_fit.slope_small_s,
+           wall_worst_dev=None if wall_fit is None else wall_fit.worst_dev,
+           wall_r2=None if wall_fit is None else wall_fit.r2,
            slope_s=None if fit is None else fit.slope_tiny_s, slope_small_s=None if fit is None else fit.slope_small_s,
            intercept_s=None if fit is None else fit.intercept_s, worst_dev=None if fit is None else fit.worst_dev,
            r2=None if fit is None else fit.r2, wall_s=round(run.wall_s, 1))
@@ -92,7 +104,9 @@ def test_daemon_under_load_stays_bounded_linear_and_cheap_when_nothing_is_new(sc
     assert max(r.wal_mb for r in rounds) <= WAL_MAX_MB, table(rounds)
     if fit is not None:
         # By the last rounds a pool model meets few unseen samples; the rest are spot checks.
-        assert evals_fraction <= STEADY_EVALS_MAX_FRACTION, table(rounds)
+        assert small_fraction <= STEADY_SMALL_MAX_FRACTION, table(rounds)
         assert wall_fraction <= STEADY_WALL_MAX_FRACTION, table(rounds)
-        assert fit.slope_tiny_s > 0 and fit.slope_small_s > fit.slope_tiny_s, fit
+        # Linear in the pairs computed (CPU seconds; a tiny model's per-sample cost is near this machine's
+        # resolution, so only the small model's slope is required to be positive).
+        assert fit.slope_small_s > 0, fit
         assert fit.r2 >= FIT_R2_MIN and fit.worst_dev <= FIT_WORST_DEV_MAX, (fit, table(rounds))
