@@ -88,3 +88,22 @@ def test_reopening_keeps_everything_and_rejects_another_schema(tmp_path):
     again.close()
     with pytest.raises(RuntimeError, match="schema 99"):
         StateStore(tmp_path / "state.sqlite")
+
+
+def test_a_duplicate_counts_as_evaluated_so_it_does_not_take_a_newcomers_place_every_round(tmp_path):
+    """Found under load: a copy rejected as a duplicate was never "evaluated", so every later round picked it
+    again as "new" (oldest commit first) and, with the pool full, it took the only newcomer slots for ever."""
+    from validator.select import Candidate, History, select
+
+    state = planned(tmp_path)  # hk-a (commit 10) and its copy hk-b (commit 12)
+    for hotkey in ("hk-a", "hk-b"):
+        state.claim_model(100, hotkey)
+        state.finish_model(100, hotkey, "evaluated", content_hash="H", evaluated_samples=2)
+    state.score_round(100, [RoundResult("c1", "hk-a", 0, 1.0, 1.0, 2.0, 2)], {"hk-a": 1.0},
+                      {"c1": [("hk-a", MODELS[0].pointer)]}, [("hk-b", "same files as hk-a")])
+    assert state.last_evaluated() == {("hk-a", MODELS[0].pointer): 100, ("hk-b", MODELS[1].pointer): 100}
+    candidates = [Candidate(m.hotkey, m.uid, m.pointer, m.commit_block, "c1") for m in MODELS]
+    candidates.append(Candidate("hk-new", 2, "ns:n:" + "3" * 40 + ":h:c1", 105, "c1"))
+    history = History(state.pool_before(110, "c1"), (), state.discarded(), (), state.last_evaluated())
+    chosen = select(candidates, history, favourites=[], limit=2, pend_size=1, round_block=110, revisit_every=100)
+    assert [(c.hotkey, role) for c, role in chosen] == [("hk-a", "pool"), ("hk-new", "new")]

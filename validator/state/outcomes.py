@@ -82,9 +82,15 @@ class OutcomeSteps:
                                  (block,)).fetchall()
 
     def last_evaluated(self) -> dict[tuple[str, str], int]:
-        """`{(hotkey, pointer): round block}` of each pair's latest evaluation."""
+        """`{(hotkey, pointer): round block}` of each pair's latest evaluation.
+
+        A copy rejected as a duplicate at scoring was evaluated too (its losses came from the cache): it counts,
+        so it is revisited like any model outside the pool instead of being picked as "new" every round, where,
+        committed early, it would take the newcomers' places for ever.
+        """
         rows = self.conn.execute("SELECT hotkey, pointer, MAX(round_block) AS b FROM round_models "
-                                 "WHERE state = 'evaluated' GROUP BY hotkey, pointer")
+                                 "WHERE state = 'evaluated' OR (state = 'rejected' AND reason = 'duplicate') "
+                                 "GROUP BY hotkey, pointer")
         return {(r["hotkey"], r["pointer"]): int(r["b"]) for r in rows}
 
     def discarded(self) -> set[tuple[str, str]]:
