@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from node.chain import Chain, ChainError, ChainReadError, RateLimitedError
 from node.chain.types import HotkeyWallet, Metagraph
 from node.chain.weights import fractions, quantize_weights
+from validator import faultpoints
 from validator.state import StaleTransition, StateStore
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ class WeightSetter:
         last_error = ""
         for attempt in range(1, self.retries + 1):
             try:
+                faultpoints.reached("weights")
                 block = self.chain.set_weights(self.wallet, weights, version_key=self.version_key)
+                faultpoints.reached("weight_write")
                 self.state.end_weights(round_block, "set", chain_block=block, attempts=attempt)
                 log.info("round %d: weights set at block %d for %d uids", round_block, block, len(weights))
                 return "set"
