@@ -9,13 +9,15 @@ rounds on the same samples.
 Where the kills land. Most kills use the daemon's fault points (`validator.faultpoints`): before each life the test
 reads the victim's database, picks a phase still ahead in the round (the least hit so far, ties broken by a seeded
 RNG), the n-th arrival at it (n random over the models still pending) and, for download and evaluation, a random
-delay so the kill lands inside the copy or the forward pass. The first kill of each later round is at a random
-time: the life that finished the previous round lives on and is killed up to about a round's length after the clock
-moves, wherever that lands (classified afterwards by what the database shows). Lives = kills + 1: each start costs
-the torch import twice (daemon and worker), the bulk of the suite's time. Once only phases hit more often than
-others remain in a round, its remaining kills move to the next round. Timing kills from log lines alone could
-not land in the windows that matter (the chain write landed but unrecorded; losses in hand but uncommitted): they
-are microseconds wide and no line marks their inside.
+delay so the kill lands inside the copy or the forward pass. The first kill of each later round is either a `plan`
+kill (a fresh life resumes an already planned round, so only the life that finished the previous round can die
+planning the next; it is armed so while `plan` is among the least hit phases) or at a random time: the life that
+finished the previous round lives on and is killed up to about a round's length after the clock moves, wherever
+that lands (classified afterwards by what the database shows). Lives = kills + 1: each start costs the torch import
+twice (daemon and worker), the bulk of the suite's time. Once only phases hit more often than others remain in a
+round, its remaining kills move to the next round. Timing kills from log lines alone could not land in the windows
+that matter (the chain write landed but unrecorded; losses in hand but uncommitted): they are microseconds wide and
+no line marks their inside.
 
 After every kill: the database passes `state_invariants.violations` (integrity, every evaluated model has its
 losses, no half-scored round, counters equal to the rows they count) and the chain's weight history holds at
@@ -128,14 +130,17 @@ def test_kill_9_at_random_instants_loses_nothing_and_counts_nothing_twice(scale,
     quota = [kills // rounds + (i < kills % rounds) for i in range(rounds)]
     landed: Counter[str] = Counter()
     problems: list[str] = []
-    lives, carried, window, carry = 0, None, 1.0, 0
+    lives, carried, window, carry, armed_for_plan = 0, None, 1.0, 0, False
     try:
         for i, block in enumerate(blocks):
             if i:
                 net.chain.advance(INTERVAL)
             budget, carry = quota[i] + carry, 0
             for k in range(budget):
-                if k == 0 and carried is not None:  # the previous round's last life, killed at a random time
+                if k == 0 and carried is not None and armed_for_plan:  # it kills itself planning this round
+                    assert carried.wait(300) == -9 and carried.said("fault point plan:"), carried.tail()
+                    label = "plan"
+                elif k == 0 and carried is not None:  # the previous round's last life, killed at a random time
                     time.sleep(rng.uniform(0, window))
                     carried.kill()
                     label = "random time: " + timed_phase(round_state(net, "victim", block))
@@ -149,9 +154,16 @@ def test_kill_9_at_random_instants_loses_nothing_and_counts_nothing_twice(scale,
                 carried = None
                 landed[label] += 1
                 problems += [f"after kill {sum(landed.values())} ({label}): {p}" for p in check_after_kill(net, block)]
-            if carried is None:
+            if carried is None:  # a life that finishes the round and lives on into the next
                 lives += 1
-                carried = Life(net, "victim", logs / f"victim-{lives}.log")  # finishes the round, lives on
+                # a fresh life resumes a planned round, so only the one that finishes a round can die planning the
+                # next: armed so while `plan` is among the least hit, else killed at a random time
+                armed_for_plan = i + 1 < rounds and landed["plan"] == min(landed[p] for p in faultpoints.PHASES)
+                env = {}
+                if armed_for_plan:
+                    arrival = 1 if round_state(net, "victim", block) is not None else 2
+                    env = {faultpoints.ENV: faultpoints.KillAt("plan", arrival).format()}
+                carried = Life(net, "victim", logs / f"victim-{lives}.log", env=env)
                 carried.wait_ready()
             ready = time.monotonic()
             wait_round(net, "victim", block, life=carried)
