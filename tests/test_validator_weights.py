@@ -90,9 +90,10 @@ def test_interval_and_dont_set_weights_skip_the_write(setup):
 
 
 def test_a_settled_row_from_the_previous_round_is_not_taken_for_this_rounds_write(setup):
-    """Regression (kill -9 between the intent and the write, found by tests/test_faults_kill.py): once the
-    moving average settles, round 20 intends the same row round 10 wrote; the chain holding that row must not
-    make round 20 look set, or this round's write is silently skipped and the uid's last_update goes stale."""
+    """Regression (kill -9 between the intent and the write; found reading the reconciliation while building
+    tests/test_faults_kill.py): once the moving average settles, round 20 intends the same row round 10 wrote;
+    the chain holding that row must not make round 20 look set, or this round's write is silently skipped and
+    the uid's last_update goes stale."""
     chain, wallet, state = setup
     flaky = LosesAnswers(chain)
     assert setter(flaky, wallet, state).handle(10, {1: 1.0}, my_uid=0) == "set" and flaky.writes == 1
