@@ -134,13 +134,13 @@ class Network:
         self.chain.set_permit(wallet.hotkey.ss58_address)
         return wallet
 
-    def publish(self, wallet, folder: Path, repo: str) -> str:
-        """Upload `folder` and commit its hotkey-bound pointer; returns the pointer string."""
+    def publish(self, wallet, folder: Path, repo: str, competition: str = COMPETITION) -> str:
+        """Upload `folder` and commit its hotkey-bound pointer (for `competition`); returns the pointer string."""
         revision = self.hub.upload(repo, folder)
         namespace, name = repo.split("/")
         digests = digests_from_folder(folder)
         pointer = ModelPointer(namespace, name, revision, model_hash(digests, wallet.hotkey.ss58_address),
-                               COMPETITION).format()
+                               competition).format()
         self.chain.commit(wallet, pointer)
         return pointer
 

@@ -246,3 +246,24 @@ def test_reads_pinned_to_a_block_see_the_chain_as_it_stood(net, tmp_path: Path) 
     assert chain.metagraph(11).block == 11 and late.hotkey.ss58_address in chain.metagraph().hotkeys
     with pytest.raises(ChainReadError, match="not produced"):
         chain.commitments(13)
+
+
+def test_weight_history_keeps_every_accepted_write(net) -> None:
+    chain, miner, _, validator = net
+    assert chain.weight_history() == []
+    chain.set_weights(validator, {0: 3.0, 1: 1.0})
+    with pytest.raises(RateLimitedError):  # refused writes leave no trace
+        chain.set_weights(validator, {0: 1.0})
+    chain.advance(5)
+    chain.set_weights(validator, {1: 1.0})
+    assert chain.weight_history() == [(2, 0, {0: 0.75, 1: 0.25}), (2, 5, {1: 1.0})]
+    assert chain.weight_history(validator_uid=0) == []
+
+
+def test_weight_history_is_added_to_a_chain_file_made_before_it(net) -> None:
+    chain, _, _, validator = net
+    with sqlite3.connect(chain.path) as conn:
+        conn.execute("DROP TABLE weight_history")
+    assert chain.weight_history() == []
+    chain.set_weights(validator, {1: 1.0})
+    assert chain.weight_history() == [(2, 0, {1: 1.0})]

@@ -87,3 +87,24 @@ def test_interval_and_dont_set_weights_skip_the_write(setup):
     assert setter(chain, wallet, state, dont_set=True).handle(30, {1: 1.0}, my_uid=0) == "skipped"
     assert state.weight_set(30)["message"] == "--dont-set-weights"
     assert setter(chain, wallet, state).handle(40, {1: 1.0}, my_uid=None) == "skipped"
+
+
+def test_a_settled_row_from_the_previous_round_is_not_taken_for_this_rounds_write(setup):
+    """Regression (kill -9 between the intent and the write; found reading the reconciliation while building
+    tests/test_faults_kill.py): once the moving average settles, round 20 intends the same row round 10 wrote;
+    the chain holding that row must not make round 20 look set, or this round's write is silently skipped and
+    the uid's last_update goes stale."""
+    chain, wallet, state = setup
+    flaky = LosesAnswers(chain)
+    assert setter(flaky, wallet, state).handle(10, {1: 1.0}, my_uid=0) == "set" and flaky.writes == 1
+    chain.advance(10)
+    state.begin_weights(20, {1: 1.0})  # the intent is recorded, then the process is killed before the write
+    assert setter(flaky, wallet, state).handle(20, {1: 1.0}, my_uid=0) == "set"
+    assert flaky.writes == 2 and state.weight_set(20)["message"] != "reconciled"
+    uid0 = next(n for n in chain.metagraph().neurons if n.uid == 0)
+    assert uid0.last_update == state.weight_set(20)["chain_block"] > state.weight_set(10)["chain_block"]
+    state.begin_weights(30, {1: 1.0})
+    chain.advance(10)
+    chain.set_weights(wallet, {1: 1.0}, 1000)  # this time the write landed before the kill: not sent again
+    assert setter(flaky, wallet, state).handle(30, {1: 1.0}, my_uid=0) == "set"
+    assert flaky.writes == 2 and state.weight_set(30)["message"] == "reconciled"

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from node.chain import ChainReadError
 from node.evaluation.model_job import warm_up
 from node.hub.leases import release, try_exclusive
+from validator import faultpoints
 from validator.metrics import start_metrics
 from validator.round import RoundRunner
 from validator.services import Services, build_services
@@ -76,6 +77,9 @@ class Daemon:
             release(lock)
 
     def _run(self) -> int:
+        kill_at = faultpoints.armed()  # a malformed test hook is refused before anything starts
+        if kill_at is not None:
+            log.warning("fault point armed (%s=%s): this process will kill itself", faultpoints.ENV, kill_at.format())
         self.services = build_services(self.settings)
         metrics = None
         try:

@@ -23,8 +23,8 @@ from node.evaluation import EvalSettings
 from node.identity import parse_pointer, read_pointer, sha256_file
 from node.refusal import RefusalKind, Refused
 from node.verify import fetch_and_verify
+from validator import faultpoints, progress
 from validator import lineage as lineage_check
-from validator import progress
 from validator.evaluate import RoundEvaluator, policy_key
 from validator.score import ScoredModel, score_round
 from validator.select import Candidate, History, network_favourites, select
@@ -94,6 +94,7 @@ class RoundRunner:
         row = state.round(block)
         if row["state"] == "scored":
             self.set_weights(ctx)
+            faultpoints.reached("done")
             state.finish_round(block)
             log.info("round %d: done", block)
         return True
@@ -139,6 +140,7 @@ class RoundRunner:
             samples[cid] = [s.id for s in self._source(competition).samples(seed, settings.samples_per_round)]
         my_uid = view.metagraph.uid_of(self.s.hotkey)
         pointers = {h: (c.data, c.block, view.metagraph.uid_of(h)) for h, c in view.commitments.items()}
+        faultpoints.reached("plan")
         state.plan_round(block, view.block_hash, seed, document_json(competitions),
                          competitions.sha256, {n.hotkey: n.uid for n in view.metagraph.neurons}, my_uid, models,
                          samples, rejections, "; ".join(view.notes), pointers)
@@ -223,6 +225,7 @@ class RoundRunner:
             return "rejected"
         dtype = competition.eval_dtype_for(settings.device)
         limits = model_limits(competition, dtype)
+        faultpoints.reached("download")
         try:
             verified = fetch_and_verify(self.s.hub, self.s.store, pointer, hotkey, competition, limits,
                                         timeout_s=settings.download_timeout_s)
@@ -235,6 +238,7 @@ class RoundRunner:
             eval_settings = EvalSettings(dtype=dtype, device=settings.device,
                                          memory_fraction=settings.eval_memory_fraction,
                                          resident_bytes=self._resident_bytes())
+            faultpoints.reached("evaluate")
             try:
                 result = self.evaluator.losses(str(verified.path), verified.content_hash, ctx.samples[competition.id],
                                                policy, pkey, eval_settings, ctx.seed,
@@ -248,6 +252,7 @@ class RoundRunner:
                                    content_hash=verified.content_hash, verdict=verdict)
                 log.warning("round %d: %s failed evaluation: %s", block, hotkey, refusal)
                 return "failed"
+            faultpoints.reached("commit")
             state.finish_model(
                 block, hotkey, "evaluated", content_hash=verified.content_hash, verdict=verdict,
                 losses=(pkey, dtype, result.new_rows), drop_cache=(pkey, dtype) if result.drift else None,
@@ -316,6 +321,7 @@ class RoundRunner:
             bonus_entries=ctx.competitions.hall_of_fame.entries,
             max_bonus_share=ctx.competitions.hall_of_fame.max_share, carried=carried,
         )
+        faultpoints.reached("score")
         state.score_round(ctx.block, outcome.results, outcome.ema, outcome.pools, outcome.duplicates,
                           outcome.discarded)
         for result in sorted(outcome.results, key=lambda r: -r.weight):

@@ -3,6 +3,12 @@
 The intent (`{uid: weight}` at the round's metagraph) is committed to the state database *before* the write.
 After a crash a round found in `sending` is reconciled first: if the chain already holds the intended row
 (the write landed but its answer was lost) it is marked set without writing again; otherwise it is resent.
+
+"Holds the intended row" is not enough on its own: when the moving average has settled, consecutive rounds
+intend the same row, so the previous round's write would look like this round's. A write counts as landed
+only if the chain's `last_update` for this uid is also newer than the block at which the previous round's
+write was recorded (a later intent is only made once the interval since that block has passed, so a write
+made for this round can only land after it).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Callable, Mapping
 from node.chain import Chain, ChainError, ChainReadError, RateLimitedError
 from node.chain.types import HotkeyWallet, Metagraph
 from node.chain.weights import fractions, quantize_weights
+from validator import faultpoints
 from validator.state import StaleTransition, StateStore
 
 log = logging.getLogger(__name__)
@@ -32,8 +39,13 @@ def uid_weights(weights: Mapping[str, float], metagraph: Metagraph) -> dict[int,
     return out
 
 
-def chain_holds(chain: Chain, my_uid: int, intended: Mapping[int, float]) -> bool:
-    """True when the chain's row for `my_uid` is what `intended` quantises to."""
+def chain_holds(chain: Chain, my_uid: int, intended: Mapping[int, float], *, written_after: int | None = None) -> bool:
+    """True when the chain's row for `my_uid` is what `intended` quantises to (and, with `written_after`, was
+    written at a later block than that: the metagraph's `last_update`)."""
+    if written_after is not None:
+        neuron = next((n for n in chain.metagraph().neurons if n.uid == my_uid), None)
+        if neuron is None or neuron.last_update <= written_after:
+            return False
     row = chain.weights().get(my_uid, {})
     want = fractions(quantize_weights(intended))
     if set(row) != set(want):
@@ -78,7 +90,7 @@ class WeightSetter:
             if state != "send":
                 log.info("round %d: weights not set (%s)", round_block, why)
                 return "skipped"
-        elif my_uid is not None and self._landed(my_uid, weights):
+        elif my_uid is not None and self._landed(round_block, my_uid, weights):
             log.info("round %d: weights found on chain after a restart; not resending", round_block)
             self.state.end_weights(round_block, "set", chain_block=self._block(), message="reconciled")
             return "set"
@@ -98,9 +110,14 @@ class WeightSetter:
             return "skip", f"chain unreadable: {err}"
         return ("send", "") if due else ("skip", why)
 
-    def _landed(self, my_uid: int, weights: Mapping[int, float]) -> bool:
+    def _landed(self, round_block: int, my_uid: int, weights: Mapping[int, float]) -> bool:
+        """Did this round's write reach the chain? Its row, written after the previous round's recorded write."""
+        previous = self.state.last_weights_set(before=round_block)
+        after = None
+        if previous is not None:  # block unknown (unreadable when reconciled): its round's anchor, a lower bound
+            after = int(previous["chain_block"] if previous["chain_block"] is not None else previous["round_block"])
         try:
-            return chain_holds(self.chain, my_uid, weights)
+            return chain_holds(self.chain, my_uid, weights, written_after=after)
         except ChainReadError as err:
             self.on_error("read")
             log.warning("cannot read weights to reconcile (%s); resending", err)
@@ -116,7 +133,9 @@ class WeightSetter:
         last_error = ""
         for attempt in range(1, self.retries + 1):
             try:
+                faultpoints.reached("weights")
                 block = self.chain.set_weights(self.wallet, weights, version_key=self.version_key)
+                faultpoints.reached("weight_write")
                 self.state.end_weights(round_block, "set", chain_block=block, attempts=attempt)
                 log.info("round %d: weights set at block %d for %d uids", round_block, block, len(weights))
                 return "set"
@@ -130,7 +149,7 @@ class WeightSetter:
                 log.warning("round %d: set_weights attempt %d failed: %s", round_block, attempt, last_error)
                 # the write may have landed with its answer lost: look before trying again
                 my_uid = self._my_uid()
-                if my_uid is not None and self._landed(my_uid, weights):
+                if my_uid is not None and self._landed(round_block, my_uid, weights):
                     self.state.end_weights(round_block, "set", chain_block=self._block(), attempts=attempt,
                                            message="landed; answer lost")
                     return "set"

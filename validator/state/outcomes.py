@@ -101,9 +101,12 @@ class OutcomeSteps:
     def weight_set(self, block: int) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM weight_sets WHERE round_block = ?", (block,)).fetchone()
 
-    def last_weights_set(self) -> sqlite3.Row | None:
+    def last_weights_set(self, before: int | None = None) -> sqlite3.Row | None:
+        """The newest round whose weights reached the chain (of rounds before `before`, when given)."""
+        bound = "" if before is None else " AND round_block < ?"
         return self.conn.execute(
-            "SELECT * FROM weight_sets WHERE state = 'set' ORDER BY round_block DESC LIMIT 1"
+            f"SELECT * FROM weight_sets WHERE state = 'set'{bound} ORDER BY round_block DESC LIMIT 1",
+            () if before is None else (before,),
         ).fetchone()
 
     def begin_weights(

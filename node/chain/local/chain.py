@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -135,6 +136,21 @@ class LocalChain(LocalAdmin, Chain):
             for r in conn.execute("SELECT validator_uid, uid, value FROM weights ORDER BY validator_uid, uid"):
                 rows.setdefault(int(r["validator_uid"]), {})[int(r["uid"])] = int(r["value"])
             return {validator: fractions(row) for validator, row in rows.items()}
+
+        return self._file.read(run)
+
+    def weight_history(self, validator_uid: int | None = None) -> list[tuple[int, int, dict[int, float]]]:
+        """Every accepted set_weights as `(validator uid, block, {uid: fraction})`, oldest first."""
+
+        def run(conn: sqlite3.Connection, cfg: NetworkConfig) -> list[tuple[int, int, dict[int, float]]]:
+            if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'weight_history'").fetchone() is None:
+                return []  # a chain file from before the table that never had a weight write since
+            sql, args = "SELECT * FROM weight_history", ()
+            if validator_uid is not None:
+                sql, args = sql + " WHERE validator_uid = ?", (validator_uid,)
+            rows = conn.execute(sql + " ORDER BY id", args).fetchall()
+            return [(int(r["validator_uid"]), int(r["block"]),
+                     fractions({int(k): int(v) for k, v in json.loads(r["weights_json"]).items()})) for r in rows]
 
         return self._file.read(run)
 

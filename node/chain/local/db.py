@@ -60,7 +60,20 @@ CREATE TABLE IF NOT EXISTS weight_sets (
     block INTEGER NOT NULL,
     version_key INTEGER NOT NULL
 );
+""" + "\n"
+
+# Every accepted set_weights, oldest first: the devnet's audit trail (a test reads it to check that no round's
+# weights were written twice). Created by the first weight write too, so chain files made before it gain it.
+WEIGHT_HISTORY = """
+CREATE TABLE IF NOT EXISTS weight_history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    validator_uid INTEGER NOT NULL,
+    block INTEGER NOT NULL,
+    version_key INTEGER NOT NULL,
+    weights_json TEXT NOT NULL              -- {uid: u16 value} as written
+);
 """
+SCHEMA += WEIGHT_HISTORY
 
 
 def connect(path: Path) -> sqlite3.Connection:

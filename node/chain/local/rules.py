@@ -7,6 +7,7 @@ minimum version key, stored max-upscaled to u16.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping
 
@@ -18,6 +19,7 @@ from node.chain.errors import (
     RateLimitedError,
 )
 from node.chain.local.config import MAX_COMMITMENT_BYTES, NetworkConfig
+from node.chain.local.db import WEIGHT_HISTORY
 from node.chain.weights import quantize_weights
 
 
@@ -89,3 +91,6 @@ def apply_weights(
         (uid, block, version_key),
     )
     conn.execute("UPDATE neurons SET weights_block = ? WHERE uid = ?", (block, uid))
+    conn.execute(WEIGHT_HISTORY)
+    conn.execute("INSERT INTO weight_history (validator_uid, block, version_key, weights_json) VALUES (?, ?, ?, ?)",
+                 (uid, block, version_key, json.dumps({str(k): v for k, v in sorted(quantized.items())})))
