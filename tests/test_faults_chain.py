@@ -7,6 +7,8 @@ their bounds (calls are counted), and no round's weights reach the chain twice (
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,13 +17,13 @@ import bittensor as bt
 import pytest
 
 from fault_record import SCALES, record
-from network import Network, random_model
+from network import ROOT, Network, random_model, validator_env
 from node.chain import ChainReadError
 from node.chain.retry import RetryPolicy
 from node.chain.subtensor import SubtensorChain
 from node.chain.weights import fractions, quantize_weights
 from small_model import require_assets
-from standins.faulty_chain import FaultyChain
+from standins.faulty_chain import FAULTS_ENV, FaultyChain
 from standins.sdk_client import FakeClient, FakeNetwork
 from validator import sync
 from validator.daemon import Daemon
@@ -374,3 +376,34 @@ def test_sdk_weight_write_timing_out_after_inclusion_is_written_once(scale):
         double += network.landed - 1
         state.close()
     record("chain", "sdk_write_answer_lost", injected=injected, recovered=recovered, double=double, scale=scale)
+
+
+def test_a_real_daemon_process_rides_out_read_errors_and_a_lost_write_answer(net, tmp_path):
+    """`python -m validator run` in its own process, its chain failing reads of the round's block, metagraph
+    and commitments (within the retry bound) and losing the answer of its weight write: the round completes
+    with every model, and its weights reach the chain exactly once."""
+    net.validator("process")
+    log = tmp_path / "writes.jsonl"
+    faults = {"fail": {"block": 1, "block_hash": 2, "metagraph": 1, "commitments": 2}, "lose_answers": 1,
+              "log": str(log)}
+    block = next_round(net)
+    command = net.validator_command("process", net.root / "state-process", "--max-rounds", "1")
+    command[1:3] = ["-m", "standins.faulty_validator"]
+    env = validator_env() | {FAULTS_ENV: json.dumps(faults)}
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(injected)" in done.stderr and "inclusion answer" in done.stderr
+    state = StateStore(net.root / "state-process" / "state.sqlite")
+    try:
+        assert state.round(block)["state"] == "done"
+        assert {r["state"] for r in state.round_models(block)} == {"evaluated"}
+        assert len(state.round_models(block)) == len(MINERS)
+        row = state.weight_set(block)
+        assert (row["state"], row["message"]) == ("set", "landed; answer lost")
+        writes = log.read_text().splitlines()
+        assert len(writes) == 1, writes
+        assert state.count("chain_errors", "read") == 1  # the head read (once per step); the rest within retries
+        injected = sum(faults["fail"].values()) + faults["lose_answers"]
+        record("chain", "daemon_process", injected=injected, recovered=injected, double=len(writes) - 1)
+    finally:
+        state.close()
