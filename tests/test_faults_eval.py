@@ -91,12 +91,14 @@ def run_round(net: Network, services, faults: dict[int, str]):
     block = net.chain.block()
     worker, state = services.worker, services.state
     worker.faults = {worker.evaluations + k: fault for k, fault in faults.items()}
-    starts, injected = worker.starts, len(worker.injected)
+    starts, injected, idle = worker.starts, len(worker.injected), worker.pid is None
     before = {key: state.count(*key) for key in
               [("models_evaluated", "")] + [("models_failed", kind.value) for kind in KIND.values()]}
     assert RoundRunner(services).run(block)
     rows = state.round_models(block)
-    return block, rows, worker.starts - starts, worker.injected[injected:], before
+    # a fault on the round's last call leaves no child: its replacement starts with the next call (next round)
+    restarts = worker.starts - starts + (worker.pid is None) - idle
+    return block, rows, restarts, worker.injected[injected:], before
 
 
 @pytest.mark.parametrize("scale", SCALES)
