@@ -4,7 +4,9 @@
 first token; a validator evaluating many models per round would spend most of its time starting processes.
 `IsolatedWorker` keeps one spawned child and sends it one call at a time over a pipe. Each call has a
 wall-time limit: on a timeout the child is killed and the next call starts a fresh one. A child that dies
-(the OOM killer, a native fault) is reported with the signal and replaced, so the caller goes on either way.
+(the OOM killer, a native fault) is reported with the signal and replaced, so the caller goes on either way;
+one that runs out of memory under its own limit (`MemoryError`) reports `OVER_MEMORY` and exits, so the next
+call does not inherit its heap or its limits.
 Only functions importable by name cross the boundary (spawn pickles them by reference), never miner code.
 This module imports nothing heavy, so a child starts in the time Python itself takes; the functions it is
 sent import torch and the rest when they run.
@@ -53,7 +55,10 @@ def _serve(conn, env: dict[str, str]) -> None:
             conn.send(("ok", fn(*args, **kwargs)))
         except Refused as exc:
             conn.send(("refused", exc.kind.value, exc.message))
-        except BaseException as exc:  # MemoryError included: report, then keep serving
+        except MemoryError as exc:  # report, then exit: the next call gets a fresh process, not this one's heap
+            conn.send(("oom", f"out of memory during the evaluation: MemoryError: {exc}"[:2000]))
+            return
+        except BaseException as exc:  # report, then keep serving
             detail = traceback.format_exc(limit=4).strip().splitlines()[-1]
             conn.send(("error", f"{type(exc).__name__}: {exc}"[:2000], detail[:500]))
 
@@ -120,6 +125,9 @@ class IsolatedWorker:
         seconds = time.perf_counter() - started
         if message[0] == "ok":
             return CallResult(value=message[1], seconds=seconds)
+        if message[0] == "oom":  # the child exits after sending this: wait for it, the next call starts afresh
+            self._discard()
+            return CallResult(kind=RefusalKind.OVER_MEMORY, message=message[1], seconds=seconds)
         if message[0] == "refused":
             return CallResult(kind=RefusalKind(message[1]), message=message[2], seconds=seconds)
         return CallResult(kind=RefusalKind.EVAL_ERROR, message=message[1], seconds=seconds)

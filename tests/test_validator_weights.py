@@ -41,6 +41,7 @@ def setup(tmp_path):
     chain.register(miner.hotkey.ss58_address)
     chain.set_permit(wallet.hotkey.ss58_address)
     chain.set_stake(wallet.hotkey.ss58_address, 10.0)
+    chain.advance(10)  # the chain is at round 10's block, as when a validator scores it
     return chain, wallet, StateStore(tmp_path / "state.sqlite")
 
 
@@ -108,3 +109,37 @@ def test_a_settled_row_from_the_previous_round_is_not_taken_for_this_rounds_writ
     chain.set_weights(wallet, {1: 1.0}, 1000)  # this time the write landed before the kill: not sent again
     assert setter(flaky, wallet, state).handle(30, {1: 1.0}, my_uid=0) == "set"
     assert flaky.writes == 2 and state.weight_set(30)["message"] == "reconciled"
+
+
+def test_a_failed_write_is_not_taken_for_the_previous_rounds_identical_row(setup):
+    """Round 20 wants what round 10 set; its write fails before inclusion: the row on chain is round 10's
+    (written before round 20's intent), so it is resent, not marked set."""
+    chain, wallet, state = setup
+    assert setter(chain, wallet, state, interval_blocks=1).handle(10, {1: 1.0}, my_uid=0) == "set"
+    chain.advance(10)
+    flaky = LosesAnswers(chain, refuse=1)
+    assert setter(flaky, wallet, state, interval_blocks=1).handle(20, {1: 1.0}, my_uid=0) == "set"
+    assert flaky.writes == 1 and state.weight_set(20)["attempts"] == 2 and state.weight_set(20)["message"] == ""
+    assert chain.metagraph().neuron(wallet.hotkey.ss58_address).last_update == 20
+
+
+class Unreadable(LosesAnswers):
+    """Loses the answer of every write, and nothing can be read back after one."""
+
+    def metagraph(self, block=None):
+        from node.chain import ChainReadError
+
+        if self.writes:
+            raise ChainReadError("connection refused")
+        return self._chain.metagraph(block)
+
+
+def test_a_write_whose_landing_cannot_be_checked_is_not_repeated(setup):
+    chain, wallet, state = setup
+    flaky = Unreadable(chain, lose=5)
+    chain.advance(1)
+    assert setter(flaky, wallet, state).handle(10, {1: 1.0}, my_uid=0) == "failed"
+    assert flaky.writes == 1 and "outcome unknown" in state.weight_set(10)["message"]
+    state.begin_weights(20, {1: 0.5, 0: 0.5})  # a restart finding a write in flight, the chain unreadable
+    assert setter(flaky, wallet, state).handle(20, {1: 0.5, 0: 0.5}, my_uid=0) == "failed"
+    assert flaky.writes == 1 and "outcome unknown" in state.weight_set(20)["message"]

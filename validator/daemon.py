@@ -1,9 +1,10 @@
 """The daemon loop: find the round the chain is in, resume or run it, wait for the next; survive anything.
 
 On start it sweeps work a killed predecessor left `running`, then resumes unfinished rounds no older than the
-resume window (older ones are abandoned: their samples and pointers are stale). SIGTERM and SIGINT stop it
-at the next safe point (between models, or by interrupting the evaluation process, whose model goes back to
-pending); SIGHUP re-reads the config file at the next round boundary.
+resume window (older ones are abandoned: their samples and pointers are stale). A head block lower than
+a round already planned (a reconnect to a lagging node) plans nothing until the chain is past it again.
+SIGTERM and SIGINT stop it at the next safe point (between models, or by interrupting the evaluation
+process, whose model goes back to pending); SIGHUP re-reads the config file at the next round boundary.
 """
 
 from __future__ import annotations
@@ -139,6 +140,14 @@ class Daemon:
             services.state.abandon_round(block)
         row = services.state.round(target)
         if row is not None and row["state"] in ("done", "abandoned"):
+            self._sleep(self.settings.poll_interval_s)
+            return False
+        newest = services.state.last_round(("evaluating", "scored", "done", "abandoned"))
+        if row is None and newest is not None and target < int(newest["block"]):
+            # a reconnect to a node behind the last one: never plan a round older than one already planned
+            services.state.note_error("chain_errors", "behind")
+            log.warning("chain head %d is behind round %d, already planned; waiting for it", current,
+                        int(newest["block"]))
             self._sleep(self.settings.poll_interval_s)
             return False
         try:

@@ -4,11 +4,13 @@ The intent (`{uid: weight}` at the round's metagraph) is committed to the state 
 After a crash a round found in `sending` is reconciled first: if the chain already holds the intended row
 (the write landed but its answer was lost) it is marked set without writing again; otherwise it is resent.
 
-"Holds the intended row" is not enough on its own: when the moving average has settled, consecutive rounds
-intend the same row, so the previous round's write would look like this round's. A write counts as landed
-only if the chain's `last_update` for this uid is also newer than the block at which the previous round's
-write was recorded (a later intent is only made once the interval since that block has passed, so a write
-made for this round can only land after it).
+"Landed" means the chain's row is the intended one *and* this hotkey's last weight update (`last_update`) is
+at or after the block the intent was formed at (the round's block after a restart) *and* later than the block
+at which the previous round's write was recorded: once the moving average settles, consecutive rounds intend
+the same row, so the previous round's write would otherwise pass for this round's (and this round's write be
+silently skipped, leaving `last_update` stale). When the chain cannot be read (after bounded retries) to tell
+whether a write landed, the write is not repeated: one missed round is recovered by the next, a second write
+for the same round cannot be taken back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from node.chain import Chain, ChainError, ChainReadError, RateLimitedError
+from node.chain.retry import RetryPolicy, call_with_retry
 from node.chain.types import HotkeyWallet, Metagraph
 from node.chain.weights import fractions, quantize_weights
 from validator import faultpoints
@@ -27,6 +30,7 @@ from validator.state import StaleTransition, StateStore
 log = logging.getLogger(__name__)
 
 MATCH_TOLERANCE = 2.0 / 65535  # one u16 step on either side
+RECONCILE_POLICY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=4.0)  # reads that decide "did it land?"
 
 
 def uid_weights(weights: Mapping[str, float], metagraph: Metagraph) -> dict[int, float]:
@@ -39,13 +43,8 @@ def uid_weights(weights: Mapping[str, float], metagraph: Metagraph) -> dict[int,
     return out
 
 
-def chain_holds(chain: Chain, my_uid: int, intended: Mapping[int, float], *, written_after: int | None = None) -> bool:
-    """True when the chain's row for `my_uid` is what `intended` quantises to (and, with `written_after`, was
-    written at a later block than that: the metagraph's `last_update`)."""
-    if written_after is not None:
-        neuron = next((n for n in chain.metagraph().neurons if n.uid == my_uid), None)
-        if neuron is None or neuron.last_update <= written_after:
-            return False
+def chain_holds(chain: Chain, my_uid: int, intended: Mapping[int, float]) -> bool:
+    """True when the chain's row for `my_uid` is what `intended` quantises to."""
     row = chain.weights().get(my_uid, {})
     want = fractions(quantize_weights(intended))
     if set(row) != set(want):
@@ -68,6 +67,7 @@ class WeightSetter:
         self.dont_set = dont_set
         self.sleep = sleep
         self.on_error = on_error or (lambda kind: None)
+        self.reconcile_policy = RECONCILE_POLICY
 
     def due(self, current_block: int) -> tuple[bool, str]:
         last = self.state.last_weights_set()
@@ -83,45 +83,62 @@ class WeightSetter:
         row = self.state.weight_set(round_block)
         if row is not None and row["state"] != "sending":
             return str(row["state"])
+        since = round_block
         if row is None:
-            state, why = self._decide(weights, my_uid)
+            state, why, head = self._decide(weights, my_uid)
             self.state.begin_weights(round_block, weights, state="sending" if state == "send" else "skipped",
                                      message=why)
             if state != "send":
                 log.info("round %d: weights not set (%s)", round_block, why)
                 return "skipped"
-        elif my_uid is not None and self._landed(round_block, my_uid, weights):
-            log.info("round %d: weights found on chain after a restart; not resending", round_block)
-            self.state.end_weights(round_block, "set", chain_block=self._block(), message="reconciled")
-            return "set"
-        return self._send(round_block, weights)
+            since = max(round_block, head if head is not None else round_block)
+        elif my_uid is not None:
+            landed = self._landed(round_block, weights, since)
+            if landed:
+                log.info("round %d: weights found on chain after a restart; not resending", round_block)
+                self.state.end_weights(round_block, "set", chain_block=self._block(), message="reconciled")
+                return "set"
+            if landed is None:
+                log.warning("round %d: cannot tell whether the last life's write landed; not resending", round_block)
+                self.state.end_weights(round_block, "failed", message="outcome unknown after a restart; not resent")
+                return "failed"
+        return self._send(round_block, weights, since)
 
-    def _decide(self, weights: Mapping[int, float], my_uid: int | None) -> tuple[str, str]:
+    def _decide(self, weights: Mapping[int, float], my_uid: int | None) -> tuple[str, str, int | None]:
         if self.dont_set:
-            return "skip", "--dont-set-weights"
+            return "skip", "--dont-set-weights", None
         if my_uid is None:
-            return "skip", "this hotkey is not registered on the subnet"
+            return "skip", "this hotkey is not registered on the subnet", None
         if not weights or sum(weights.values()) <= 0:
-            return "skip", "no positive weights this round"
+            return "skip", "no positive weights this round", None
         try:
-            due, why = self.due(self.chain.block())
+            head = self.chain.block()
         except ChainReadError as err:
             self.on_error("read")
-            return "skip", f"chain unreadable: {err}"
-        return ("send", "") if due else ("skip", why)
+            return "skip", f"chain unreadable: {err}", None
+        due, why = self.due(head)
+        return ("send", "", head) if due else ("skip", why, head)
 
-    def _landed(self, round_block: int, my_uid: int, weights: Mapping[int, float]) -> bool:
-        """Did this round's write reach the chain? Its row, written after the previous round's recorded write."""
+    def _read(self, fn: Callable[[], object], what: str) -> object:
+        return call_with_retry(fn, policy=self.reconcile_policy, is_transient=lambda e: isinstance(e, ChainReadError),
+                               what=what, sleep=self.sleep)
+
+    def _landed(self, round_block: int, weights: Mapping[int, float], since_block: int) -> bool | None:
+        """Whether this round's write is on chain: this hotkey's row is `weights`, written at or after
+        `since_block` and after the previous round's recorded write; None: the chain could not be read."""
         previous = self.state.last_weights_set(before=round_block)
-        after = None
+        after = -1
         if previous is not None:  # block unknown (unreadable when reconciled): its round's anchor, a lower bound
             after = int(previous["chain_block"] if previous["chain_block"] is not None else previous["round_block"])
         try:
-            return chain_holds(self.chain, my_uid, weights, written_after=after)
+            me = self._read(self.chain.metagraph, "metagraph").neuron(self.wallet.hotkey.ss58_address)
+            if me is None or me.last_update < since_block or me.last_update <= after:
+                return False
+            return bool(self._read(lambda: chain_holds(self.chain, me.uid, weights), "weights"))
         except ChainReadError as err:
             self.on_error("read")
-            log.warning("cannot read weights to reconcile (%s); resending", err)
-            return False
+            log.warning("cannot read the chain to tell whether the weights landed (%s)", err)
+            return None
 
     def _block(self) -> int | None:
         try:
@@ -129,7 +146,7 @@ class WeightSetter:
         except ChainReadError:
             return None
 
-    def _send(self, round_block: int, weights: Mapping[int, float]) -> str:
+    def _send(self, round_block: int, weights: Mapping[int, float], since_block: int) -> str:
         last_error = ""
         for attempt in range(1, self.retries + 1):
             try:
@@ -148,11 +165,15 @@ class WeightSetter:
                 self.on_error("write")
                 log.warning("round %d: set_weights attempt %d failed: %s", round_block, attempt, last_error)
                 # the write may have landed with its answer lost: look before trying again
-                my_uid = self._my_uid()
-                if my_uid is not None and self._landed(round_block, my_uid, weights):
+                landed = self._landed(round_block, weights, since_block)
+                if landed:
                     self.state.end_weights(round_block, "set", chain_block=self._block(), attempts=attempt,
                                            message="landed; answer lost")
                     return "set"
+                if landed is None:
+                    self.state.end_weights(round_block, "failed", attempts=attempt,
+                                           message=f"outcome unknown, not resent: {last_error}")
+                    return "failed"
                 if attempt < self.retries:
                     self.sleep(min(30.0, 2.0 * 2 ** (attempt - 1)))
         try:
@@ -160,9 +181,3 @@ class WeightSetter:
         except StaleTransition:
             pass
         return "failed"
-
-    def _my_uid(self) -> int | None:
-        try:
-            return self.chain.metagraph().uid_of(self.wallet.hotkey.ss58_address)
-        except ChainReadError:
-            return None

@@ -1,7 +1,8 @@
 """`SubtensorChain`: the production chain through the bittensor 11 SDK (finney, test, a local node, a URL).
 
 Everything the SDK is asked goes through `_read` or `_write`: bounded retries with exponential backoff
-for transient (connection-level) failures, a fresh client after a connection error, and a clear mapping
+for transient (connection-level) failures, a fresh client after a connection error (a weight write that
+lost its connection after sending is not resubmitted: it may have been included), and a clear mapping
 of what is left: any read failure becomes `ChainReadError` (never "no commitment"), any rejected write a
 `ChainWriteError` subclass. The SDK client is built by an injectable factory, which is how the tests
 replace it with a recording stand-in.
@@ -122,16 +123,26 @@ class SubtensorChain(Chain):
         except Exception as err:
             raise ChainReadError(f"{what} on {self.network} failed: {type(err).__name__}: {err}") from err
 
-    def _write(self, what: str, fn: Callable[[Any], Any]) -> Any:
+    def _write(self, what: str, fn: Callable[[Any], Any], *, resubmit: bool = True) -> Any:
+        """Submit through `fn`. `resubmit=False`: connecting is retried, the submission itself is made once,
+        because a connection lost after sending leaves the outcome unknown (the extrinsic may be included):
+        the caller looks at the chain before writing again (`validator.weights`), it is never repeated blind."""
         try:
-            result = call_with_retry(
-                lambda: fn(self._client()),
-                policy=self._write_policy,
-                is_transient=is_connection_error,
-                what=what,
-                sleep=self._sleep,
-                on_retry=self._reset,
-            )
+            if resubmit:
+                result = call_with_retry(lambda: fn(self._client()), policy=self._write_policy,
+                                         is_transient=is_connection_error, what=what, sleep=self._sleep,
+                                         on_retry=self._reset)
+            else:
+                client = call_with_retry(self._client, policy=self._write_policy, is_transient=is_connection_error,
+                                         what=f"{what} (connect)", sleep=self._sleep, on_retry=self._reset)
+                try:
+                    result = fn(client)
+                except Exception as err:
+                    if not is_connection_error(err):
+                        raise
+                    self._reset(err)
+                    raise ChainWriteError(f"{what}: outcome unknown, not resubmitted "
+                                          f"({type(err).__name__}: {err})") from err
             raise_for_failure = getattr(result, "raise_for_failure", None)
             return raise_for_failure() if raise_for_failure is not None else result
         except ChainError:
@@ -219,7 +230,7 @@ class SubtensorChain(Chain):
         intent = bt.SetWeights(
             netuid=self.netuid, weights={int(u): float(w) for u, w in weights.items()}, version_key=version_key
         )
-        self._write("set_weights", lambda c: c.execute(intent, wallet))
+        self._write("set_weights", lambda c: c.execute(intent, wallet), resubmit=False)
         return self._block_after_write()
 
     def _block_after_write(self) -> int:
