@@ -42,7 +42,7 @@ def check_claims(story: Story) -> list[Claim]:
     with StateView(state_file(story.run.validator_state)) as view:
         history = {block: _by_name(story, view.model_lines(block)) for block in story.rounds}
     last = history[story.rounds[-1]]
-    seed, trainer, grower, copier = (last.get(n) for n in ("seed", "trainer", "grower", "copier"))
+    seed, trainer, grower = (last.get(n) for n in ("seed", "trainer", "grower"))
     miners = story.miners
     claims = []
 
@@ -64,13 +64,18 @@ def check_claims(story: Story) -> list[Claim]:
         f"validator: trained {_loss(trainer)} vs incumbent {_loss(seed)} nats/token (delta {_delta(trainer, seed)}); "
         f"publish: {t.candidate_loss} vs {t.incumbent_loss}"))
 
-    nothing = (copier is not None and copier.state == "rejected" and copier.reason == "duplicate"
-               and not (copier.weight or 0) and not (copier.ema or 0))
+    # A copy rejected as a duplicate counts as evaluated, so the next round need not pick it again: the
+    # verdict is the copier's latest appearance, and it must have had nothing in every round.
+    seen = [history[b]["copier"] for b in story.rounds if "copier" in history[b]]
+    latest = seen[-1] if seen else None
+    nothing = (latest is not None and latest.state == "rejected" and latest.reason == "duplicate"
+               and not any((c.weight or 0) or (c.ema or 0) for c in seen))
     claims.append(Claim(
         "the copier gets nothing", nothing,
-        "copier: " + ("not in the round" if copier is None else
-                      f"{copier.state} ({copier.reason}: {copier.message}), weight {copier.weight or 0:g}, "
-                      f"moving average {copier.ema or 0:g}")))
+        "copier: " + ("never in a round" if latest is None else
+                      f"{latest.state} ({latest.reason}: {latest.message}) in {len(seen)} round(s), "
+                      f"weight {max((c.weight or 0) for c in seen):g}, "
+                      f"moving average {max((c.ema or 0) for c in seen):g}")))
 
     claims.append(_weights_claim(story, history))
     return claims
