@@ -76,13 +76,25 @@ def _numbers(rows: Iterable[dict], key: str) -> list[float]:
     return [float(r[key]) for r in rows if isinstance(r.get(key), (int, float)) and not isinstance(r[key], bool)]
 
 
+def is_total(row: dict) -> bool:
+    """A suite's own summary row ("all", "... total"), which repeats its per-fault rows' counts."""
+    return row["fault"] == "all" or str(row["fault"]).endswith(" total")
+
+
+def counted(rows: Sequence[dict]) -> list[dict]:
+    """The rows whose counts are summed: a suite's total row where it wrote one, else its per-fault rows."""
+    totals = {(r["group"], r["scale"]) for r in rows if is_total(r)}
+    return [r for r in rows if is_total(r) or (r["group"], r["scale"]) not in totals]
+
+
 def summarize(rows: Sequence[dict]) -> Summary:
+    shown, rows = rows, counted(rows)
     groups = list(GROUPS) + sorted({r["group"] for r in rows} - set(GROUPS))
     injected = {g: (sum(int(r["injected"]) for r in rows if r["group"] == g)
                     if any(r["group"] == g for r in rows) else None) for g in groups}
-    cosines = _numbers(rows, "cosine_min")
+    cosines = _numbers(shown, "cosine_min")
     figures: dict[str, float | None] = {"cosine_min": min(cosines) if cosines else None}
-    load = [r for r in rows if r["group"] == "load"]
+    load = [r for r in shown if r["group"] == "load"]
     for key, combine in LOAD_FIGURES:
         values = _numbers(load, key)
         figures[key] = combine(values) if values else None

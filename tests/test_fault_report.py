@@ -86,3 +86,16 @@ def test_the_command_line_reads_a_records_folder_and_exits_by_the_tallies(record
     done = subprocess.run([sys.executable, str(fault_report.TESTS / "fault_report.py"), "--records", str(records)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "chain_faults=4" in done.stdout and "double=1" in done.stdout
+
+
+def test_a_suites_total_row_is_counted_once_not_added_to_its_per_fault_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv(RECORD_DIR_ENV, str(tmp_path))
+    record("eval", "kill", injected=2, recovered=2, scale="full")
+    record("eval", "hang", injected=3, recovered=3, scale="full")
+    record("eval", "all", injected=5, recovered=5, scale="full")
+    record("kill", "kill -9 plan", injected=4, recovered=4, scale="full")
+    record("kill", "kill -9 total", injected=4, recovered=4, scale="full")
+    record("chain", "reads", injected=7, recovered=7, scale="full")  # no total row: per-fault rows are summed
+    summary = fault_report.summarize(fault_report.read_records(tmp_path))
+    assert (summary.injected["eval"], summary.injected["kill"], summary.injected["chain"]) == (5, 4, 7)
+    assert summary.recovered == 16
