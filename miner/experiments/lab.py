@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -213,7 +214,7 @@ def train(model: torch.nn.Module, data: TextData, spec: TrainSpec, seed: int, *,
     evaluate(0)
     for step in range(spec.steps):
         batch = data.batch(seed, data_step_offset + step, spec.batch_size, spec.seq_len).to(device)
-        with (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else _null()):
+        with (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()):
             logits = model(input_ids=batch[:, :-1]).logits
         loss = torch.nn.functional.cross_entropy(logits.float().flatten(0, 1), batch[:, 1:].flatten())
         optimizer.zero_grad(set_to_none=True)
@@ -226,13 +227,6 @@ def train(model: torch.nn.Module, data: TextData, spec: TrainSpec, seed: int, *,
     model.eval()
     return curve
 
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def tokens_to_reach(curve: Curve, target: float) -> float | None:

@@ -7,15 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .layer_map_variants import LayerMap
-
-
-def _figure(width: float, height: float, cols: int = 1, **kwargs):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(1, cols, figsize=(width, height), **kwargs)
+from .results import subplots
 
 
 def grid_figure(rows: list[dict], base: float, n: int):
@@ -26,7 +18,7 @@ def grid_figure(rows: list[dict], base: float, n: int):
     values = np.full((len(sources), len(positions)), np.nan)
     for r in grid:
         values[sources.index(r["source"]), positions.index(r["position"])] = r["delta"]
-    fig, ax = _figure(1.0 + 0.7 * len(positions), 1.2 + 0.5 * len(sources))
+    fig, ax = subplots(1, 1, figsize=(1.0 + 0.7 * len(positions), 1.2 + 0.5 * len(sources)))
     image = ax.imshow(values, cmap="viridis", aspect="auto", origin="lower")
     for i in range(len(sources)):
         for j in range(len(positions)):
@@ -49,7 +41,7 @@ def variants_figure(rows: list[dict], maps: list[LayerMap], base: float):
     cells = np.full((len(ordered), width), np.nan)
     for i, layer_map in enumerate(ordered):
         cells[i, : len(layer_map.layers)] = layer_map.layers
-    fig, (left, right) = _figure(13, 1.0 + 0.45 * len(ordered), cols=2,
+    fig, (left, right) = subplots(1, 2, figsize=(13, 1.0 + 0.45 * len(ordered)),
                                  gridspec_kw={"width_ratios": [3, 1]}, sharey=True)
     image = left.imshow(cells, cmap="viridis", aspect="auto", interpolation="nearest")
     left.set_yticks(range(len(ordered)), [m.name for m in ordered])
@@ -69,7 +61,7 @@ def training_figure(train_rows: list[dict]):
     """Held-out loss before and after the short run, per arm."""
     labels = [f"{r['name']}\n({r['weights']}, {r['positions']} positions)" for r in train_rows]
     x = np.arange(len(train_rows))
-    fig, ax = _figure(2.0 + 2.2 * len(train_rows), 4)
+    fig, ax = subplots(1, 1, figsize=(2.0 + 2.2 * len(train_rows), 4))
     ax.bar(x - 0.2, [r["loss_before"] for r in train_rows], 0.4, label="before")
     ax.bar(x + 0.2, [r["loss_after"] for r in train_rows], 0.4, label="after")
     low = min(min(r["loss_before"], r["loss_after"]) for r in train_rows)

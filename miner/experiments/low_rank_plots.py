@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from .lab import Curve
+from .results import subplots
 
 COLOURS = {"full": "k", "constant": "tab:blue", "increasing": "tab:green", "decreasing": "tab:red"}
 MARKERS = {"all": "o", "attention": "s", "mlp": "^"}
 
 
-def _figure(width: float, height: float, cols: int = 1):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(1, cols, figsize=(width, height))
-
-
 def tradeoff_figure(rows: list[dict]):
-    fig, axes = _figure(12, 4.5, cols=2)
+    fig, axes = subplots(1, 2, figsize=(12, 4.5))
     for ax, key, label in ((axes[0], "layer_matmul_parameters", "attention + MLP matrix parameters"),
                            (axes[1], "train_flops", "training FLOPs (6 x matmul parameters x tokens)")):
         for row in rows:
@@ -36,7 +28,7 @@ def tradeoff_figure(rows: list[dict]):
 
 
 def curves_figure(curves: dict[str, Curve]):
-    fig, ax = _figure(7, 4.5)
+    fig, ax = subplots(1, 1, figsize=(7, 4.5))
     for label, curve in curves.items():
         schedule = "full" if label == "full" else label.split(":")[0]
         style = "-" if label == "full" or label.count(":") == 1 else "--"

@@ -72,6 +72,16 @@ def markdown_table(rows: list[dict[str, Any]], columns: list[str] | None = None)
     return "\n".join(lines) + "\n"
 
 
+def subplots(*args: Any, **kwargs: Any):
+    """`matplotlib.pyplot.subplots` on the headless Agg backend (experiments run on machines without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(*args, **kwargs)
+
+
 def write_result(result: ExperimentResult, out_dir: Path, name: str, config: dict[str, Any]) -> list[Path]:
     """Every output file of one run under `out_dir`; returns their paths."""
     import matplotlib

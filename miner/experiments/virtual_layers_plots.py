@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 
+from .results import subplots
+
 
 def curves_figure(results: dict[str, dict[str, Any]], base_loss: float):
     """Held-out loss against adapter-training tokens for every arm, with the small model's loss for scale."""
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5))
+    figure, axis = subplots(figsize=(7, 4.5))
     styles = {"virtual": "-", "copied": "--"}
     for arm, result in results.items():
         curve, form = result["curve"], result["measured"]["form"]
@@ -27,12 +27,10 @@ def curves_figure(results: dict[str, dict[str, Any]], base_loss: float):
 
 def footprint_figure(results: dict[str, dict[str, Any]]):
     """Bars per arm: stored and trainable parameters; stored, training-state and activation megabytes."""
-    import matplotlib.pyplot as plt
-
     measured = [r["measured"] for r in results.values()]
     arms = [m["arm"] for m in measured]
     x = np.arange(len(arms))
-    figure, (params, memory) = plt.subplots(1, 2, figsize=(12, 4.5))
+    figure, (params, memory) = subplots(1, 2, figsize=(12, 4.5))
     params.bar(x - 0.2, [m["stored_params"] for m in measured], 0.4, label="stored (tied layers once)")
     params.bar(x + 0.2, [m["trainable_params"] for m in measured], 0.4, label="trainable (adapters)")
     params.set_yscale("log")

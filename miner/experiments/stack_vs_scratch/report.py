@@ -6,7 +6,7 @@ import statistics
 from typing import Any
 
 from miner.experiments.lab import Curve
-from miner.experiments.results import markdown_table
+from miner.experiments.results import markdown_table, subplots
 
 from .analysis import FactorResult, OperatorResult, mean_curve, spread
 from .arms import SeedRuns, slice_notation
@@ -54,9 +54,7 @@ def _focus(ax, curves: list[Curve]) -> None:
 
 
 def curves_figure(config: StackVsScratchConfig, runs: list[SeedRuns], factors: list[FactorResult]):
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, len(factors), figsize=(5.5 * len(factors), 8), squeeze=False)
+    fig, axes = subplots(2, len(factors), figsize=(5.5 * len(factors), 8), squeeze=False)
     for col, fr in enumerate(factors):
         g = fr.factor
         for row, x in enumerate(("flops", "tokens")):
@@ -79,9 +77,7 @@ def curves_figure(config: StackVsScratchConfig, runs: list[SeedRuns], factors: l
 
 
 def operators_figure(config: StackVsScratchConfig, runs: list[SeedRuns], ops: list[OperatorResult]):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = subplots(figsize=(7, 4.5))
     colors = ["tab:blue", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink"]
     g = config.operator_factor
     for op, color in zip(ops, colors, strict=False):
