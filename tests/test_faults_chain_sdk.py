@@ -6,8 +6,6 @@ the writes that reached the stand-in's chain (never two for one round).
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from types import SimpleNamespace
 
 import bittensor as bt
@@ -111,7 +109,7 @@ def test_sdk_block_lower_after_a_reconnect_is_reported_as_is():
 
 
 @pytest.mark.parametrize("scale", SCALES)
-def test_sdk_weight_write_timing_out_after_inclusion_is_written_once(scale):
+def test_sdk_weight_write_timing_out_after_inclusion_is_written_once(scale, tmp_path):
     """The SDK's `execute` includes the weights, then times out: `WeightSetter` over `SubtensorChain` must
     find them on chain and never execute a second time; a timeout before inclusion is retried in bounds."""
     rounds = 2 if scale == "short" else 8
@@ -119,7 +117,7 @@ def test_sdk_weight_write_timing_out_after_inclusion_is_written_once(scale):
     for k in range(rounds):
         network = sdk_network()
         chain = sdk_chain(network)
-        state = StateStore(Path(tempfile.mkdtemp()) / "state.sqlite")
+        state = StateStore(tmp_path / f"state-{k}.sqlite")
         wallet = SimpleNamespace(hotkey=SimpleNamespace(ss58_address=HOT_V))
         setter = WeightSetter(chain, wallet, state, interval_blocks=1, retries=3, version_key=0, dont_set=False,
                               sleep=lambda s: None)

@@ -11,6 +11,7 @@ import os
 import queue
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -61,8 +62,11 @@ class CaseResult:
         return self.outcome in ("refused_with_reason", "accepted")
 
 
-def _worker_env() -> dict[str, str]:
+def _worker_env(scratch: str) -> dict[str, str]:
     env = dict(os.environ)
+    # The worker's temporary files (base models, case folders) go under a folder this process removes: a worker
+    # killed for hanging cannot clean up after itself.
+    env["TMPDIR"] = scratch
     root = Path(__file__).resolve().parents[3]
     env["PYTHONPATH"] = os.pathsep.join([str(root), str(root / "patches"), env.get("PYTHONPATH", "")])
     env.setdefault("MALLOC_ARENA_MAX", "2")  # glibc reserves 64 MiB of address space per thread arena otherwise
@@ -75,8 +79,14 @@ def _run_batch(cases: list[Case], address_space: int, hang_grace_s: float) -> tu
     controls = ["--controls"] if any(c.group == "control" for c in cases) else []
     command = [sys.executable, "-m", "node.gate.adversarial.worker", "--address-space", str(address_space),
                *controls, *(c.name for c in cases)]
+    with tempfile.TemporaryDirectory(prefix="sn29-adversarial-") as scratch:
+        return _watch_worker(command, scratch, cases, hang_grace_s)
+
+
+def _watch_worker(command: list[str], scratch: str, cases: list[Case],
+                  hang_grace_s: float) -> tuple[list[CaseResult], list[Case]]:
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=_worker_env())
+                               env=_worker_env(scratch))
     lines: queue.Queue[str | None] = queue.Queue()
 
     def pump() -> None:
