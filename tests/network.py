@@ -144,6 +144,13 @@ class Network:
         self.chain.commit(wallet, pointer)
         return pointer
 
+    def publish_random_miners(self, names: tuple[str, ...]) -> None:
+        """Each name a registered miner with its own random tiny model (seeds 1, 2, ...) as `NAME/tiny`,
+        one block apart."""
+        for seed, name in enumerate(names, 1):
+            self.publish(self.miner(name), random_model(self.root / name, seed=seed), f"{name}/tiny")
+            self.chain.advance(1)
+
     def validator_flags(self, name: str, state_dir: Path) -> dict[str, str]:
         """The settings of validator `name` on this network, as `{flag: value}`."""
         return {

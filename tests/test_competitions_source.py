@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,6 +16,7 @@ from node.competitions import (
     fetch_bytes,
     parse_competitions,
 )
+from standins.loopback import LoopbackServer
 
 ENTRY = {
     "reward": 1,
@@ -99,16 +99,12 @@ def redirect(location: str) -> Route:
 
 @pytest.fixture
 def server() -> Iterator[ThreadingHTTPServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.daemon_threads = True
-    httpd.routes = {}  # type: ignore[attr-defined]
-    httpd.hits = {}  # type: ignore[attr-defined]
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"  # type: ignore[attr-defined]
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    with LoopbackServer(_Handler) as loop:
+        httpd = loop.http
+        httpd.routes = {}  # type: ignore[attr-defined]
+        httpd.hits = {}  # type: ignore[attr-defined]
+        httpd.url = loop.url  # type: ignore[attr-defined]
+        yield httpd
 
 
 def test_bundled_source() -> None:

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from fault_record import SCALES, record
-from network import ROOT, Network, random_model, validator_env
+from network import ROOT, Network, validator_env
 from node.chain.retry import RetryPolicy
 from small_model import require_assets
 from standins.faulty_chain import FAULTS_ENV, FaultyChain
@@ -33,9 +33,7 @@ def net(tmp_path_factory):
     require_assets()
     root = tmp_path_factory.mktemp("faultnet")
     network = Network(root, interval=10)
-    for seed, name in enumerate(MINERS, 1):
-        network.publish(network.miner(name), random_model(root / name, seed=seed), f"{name}/tiny")
-        network.chain.advance(1)
+    network.publish_random_miners(MINERS)
     network.chain.advance(10 - network.chain.block() % 10)
     return network
 

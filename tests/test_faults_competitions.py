@@ -10,9 +10,8 @@ document it was planned with).
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ from network import COMPETITION, Network, competitions_document
 from node.competitions import CompetitionsSource, parse_competitions
 from node.competitions.schema import MAX_DOCUMENT_BYTES
 from small_model import require_assets
+from standins.loopback import LoopbackServer
 from validator.round import RoundRunner
 from validator.services import build_services
 from validator.settings import _coerce, field_for_key, resolve
@@ -49,10 +49,8 @@ class DocumentServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server naming
                 server.serve(self)
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._http.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/competitions.json"
-        self._thread = threading.Thread(target=self._http.serve_forever, args=(0.05,), daemon=True)
+        self._loop = LoopbackServer(Handler)
+        self.url = f"{self._loop.url}/competitions.json"
 
     def set(self, mode: str, document: dict | None = None) -> None:
         self.mode, self.sent = mode, 0
@@ -94,12 +92,11 @@ class DocumentServer:
             handler.close_connection = True  # the reader gave up: what this fault is for
 
     def __enter__(self) -> DocumentServer:
-        self._thread.start()
+        self._loop.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._http.shutdown()
-        self._http.server_close()
+        self._loop.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from collections import Counter
 import pytest
 
 from fault_record import SCALES, record
-from network import Network, random_model
+from network import Network
 from node.evaluation.model_job import evaluate_model, warm_up
 from node.refusal import RefusalKind
 from node.worker import IsolatedWorker
@@ -68,9 +68,7 @@ def net(tmp_path_factory):
     require_assets()
     root = tmp_path_factory.mktemp("evalnet")
     network = Network(root, interval=10)
-    for seed, name in enumerate(MINERS, 1):
-        network.publish(network.miner(name), random_model(root / name, seed=seed), f"{name}/tiny")
-        network.chain.advance(1)
+    network.publish_random_miners(MINERS)
     return network
 
 

@@ -13,7 +13,9 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from standins.loopback import LoopbackServer
 
 DATASET = "HuggingFaceFW/fineweb-edu-score-2"
 DEFAULT_CONFIGS = {"CC-MAIN-2024-10": 1000, "CC-MAIN-2024-18": 450, "CC-MAIN-2013-20": 60}
@@ -41,27 +43,22 @@ class FineWebRowsStandin:
         self.empty_rows: set[tuple[str, int]] = set()
         self.delay_next_s: float = 0.0
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._loop = LoopbackServer(self._handler_class())
 
     @property
     def endpoint(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._loop.url
 
     def fail_next(self, status: int, times: int = 1, retry_after: float | None = None) -> None:
         """The next `times` requests answer `status` (with an optional Retry-After header)."""
         self.scripted.extend([(status, retry_after)] * times)
 
     def __enter__(self) -> FineWebRowsStandin:
-        self._thread.start()
+        self._loop.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._loop.stop(timeout_s=5)
 
     # -- request handling ----------------------------------------------------------------------
     def _decide(self, path: str, params: dict[str, str]) -> tuple[int, object, dict[str, str]]:

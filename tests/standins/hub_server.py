@@ -24,8 +24,10 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
+
+from standins.loopback import LoopbackServer
 
 GITATTRIBUTES = b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"
 
@@ -318,13 +320,11 @@ class HubServer:
         self._handler.base_url = self.url
 
     def _listen(self, port: int) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._loop = LoopbackServer(self._handler, port)
+        self.port = self._loop.port
 
     def __enter__(self) -> HubServer:
-        self._thread.start()
+        self._loop.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -332,14 +332,11 @@ class HubServer:
 
     @property
     def is_up(self) -> bool:
-        return self._thread.is_alive()
+        return self._loop.running
 
     def down(self) -> None:
         """Stop listening: new connections are refused until `up()` (the whole hub unreachable)."""
-        if self.is_up:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=10)
+        self._loop.stop()
         with self.state.lock:  # kept-alive connections would otherwise go on being served
             open_connections = list(self.state.connections)
         for conn in open_connections:
@@ -352,7 +349,7 @@ class HubServer:
         """Listen again on the same port, with the same repositories."""
         if not self.is_up:
             self._listen(self.port)
-            self._thread.start()
+            self._loop.start()
 
     def delay(self, pattern: str, seconds: float, times: int = 1) -> None:
         self.state.delay(pattern, seconds, times)
